@@ -1,0 +1,159 @@
+"""`manage.py up`: set up and run the whole platform in the foreground.
+
+Migrates, creates the operator account on first start (printing its password and an API
+token), then runs the embedded Redis (unless REDIS_URL is set), daphne and a Dramatiq worker
+until Ctrl-C, and stops them all cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts import services
+from apps.accounts.models import Organization, User
+from apps.core import embedded_redis
+
+OPERATOR = os.environ.get("ADMIN_USERNAME", "operator")
+
+
+class Command(BaseCommand):
+    help = "Set up and start the whole platform (web, worker, embedded Redis) in the foreground."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-worker", action="store_true", help="run the web process only")
+
+    def handle(self, *args, host, port, no_worker, **options):
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+        self.exit_code = 0
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            self._start_redis()
+            self.stdout.write("Applying database migrations…")
+            call_command("migrate", interactive=False, verbosity=0)
+            credentials = self._seed()
+            self._spawn(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    host,
+                    "-p",
+                    str(port),
+                    "config.asgi:application",
+                ],
+            )
+            if not no_worker:
+                self._spawn(
+                    "worker", [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+                )
+            self._banner(host, port, credentials)
+            self._watch()
+        finally:
+            self._stop_all()
+        if self.exit_code:
+            sys.exit(self.exit_code)
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def _start_redis(self) -> None:
+        if not settings.EMBEDDED_REDIS:
+            return
+        socket_path = settings.EMBEDDED_REDIS_SOCKET
+        if embedded_redis.is_answering(socket_path):
+            self.stdout.write(f"Using the embedded Redis already running on {socket_path}")
+            return
+        self.stdout.write(f"Starting the embedded Redis on {socket_path}")
+        process = embedded_redis.start(socket_path, settings.VAR_DIR / "redis")
+        self.children.append(("redis", process))
+
+    @transaction.atomic
+    def _seed(self) -> tuple[str, str, str] | None:
+        """Create the operator (a superuser) and the demo organization on the first start."""
+        if User.objects.filter(is_superuser=True).exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        operator = User.objects.create_superuser(username=OPERATOR, password=password, email="")
+        _token, raw = services.token_create(
+            account=operator.account, name="default", created_by=operator
+        )
+        if not Organization.objects.filter(name="demo").exists():
+            services.organization_create(name="demo", display_name="Demo models", owner=operator)
+        return operator.username, password, raw
+
+    # --- processes -----------------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        # Own process group: Ctrl-C reaches only us, and we stop children in order.
+        process = subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
+        self.children.append((name, process))
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
+                    self.stopping = True
+                    self.exit_code = 1
+                    break
+            time.sleep(0.5)
+
+    def _stop_all(self) -> None:
+        if not self.children:
+            return
+        self.stdout.write("Stopping…")
+        # Web and worker first, Redis last, so nothing loses its broker mid-shutdown.
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{name} did not stop in 15 s; killing it.")
+                    process.kill()
+                    process.wait()
+        self.children.clear()
+        self.stdout.write("Stopped.")
+
+    def _banner(self, host: str, port: int, credentials) -> None:
+        url = settings.PUBLIC_URL or f"http://{host}:{port}"
+        lines = [
+            "",
+            "=" * 64,
+            f"  The platform is up at {url}/",
+            f"  API: {url}/v1/  (docs: {url}/v1/docs)",
+        ]
+        if credentials:
+            username, password, token = credentials
+            lines += [
+                f"  Log in as:  {username}",
+                f"  Password:   {password}",
+                f"  API token:  {token}",
+                "  (shown once: keep them somewhere safe)",
+            ]
+        else:
+            lines += [
+                "  Log in with your existing account "
+                "(reset a password: python3 manage.py changepassword NAME)"
+            ]
+        lines += ["  Stop with Ctrl-C", "=" * 64, ""]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,35 @@
+"""Run a Dramatiq worker for this platform's queues."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run a Dramatiq worker (wraps `dramatiq config.worker`)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--queues", nargs="*", default=None, help="queues to serve (default all)"
+        )
+        parser.add_argument("--processes", type=int, default=1)
+        parser.add_argument("--threads", type=int, default=settings.WORKER_THREADS)
+
+    def handle(self, *args, queues, processes, threads, **options):
+        argv = [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "config.worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
+        if queues:
+            argv += ["--queues", *queues]
+        os.execv(sys.executable, argv)

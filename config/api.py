@@ -1,0 +1,72 @@
+"""The public JSON API under /v1, following Replicate's published OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from apps.accounts.api import router as account_router
+from apps.accounts.auth import INVALID, TokenAuth
+from apps.core.problems import ApiError, problem_response
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Self-hosted Replicate-compatible API",
+    version="1",
+    description="Replicate's HTTP API, served by your own platform. "
+    "Authenticate with `Authorization: Bearer <token>`.",
+    auth=TokenAuth(),
+    urls_namespace="v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("", account_router)
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request, exc: ApiError):
+    return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+
+
+def _field_name(loc) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    invalid_fields = [
+        {
+            "type": error.get("type", "invalid"),
+            "field": _field_name(error.get("loc", ())),
+            "description": error.get("msg", "is invalid"),
+        }
+        for error in exc.errors
+    ]
+    detail = "".join(f"- {f['field']}: {f['description']}\n" for f in invalid_fields)
+    return problem_response(422, "Input validation failed", detail, invalid_fields=invalid_fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request, exc):
+    return problem_response(401, "Unauthenticated", INVALID)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return problem_response(404, "Not found", "The requested resource could not be found.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return problem_response(exc.status_code, exc.message, exc.message)
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request, exc):
+    logger.exception("Unhandled error in %s %s", request.method, request.path)
+    return problem_response(500, "Internal server error", "Something went wrong on our side.")

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from apps.core import views as core_views
+from config.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", api.urls),
+    re_path(r"^v1/.*$", core_views.api_not_found),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", include("apps.accounts.urls")),
+]

@@ -1,0 +1,31 @@
+"""Entry module for `dramatiq config.worker`: sets Django up, then imports every actor."""
+
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+
+import dramatiq  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
+from django.utils.module_loading import autodiscover_modules  # noqa: E402
+
+from apps.core.queue import broker, redis_ready  # noqa: E402
+
+
+class DatabaseConnections(dramatiq.Middleware):
+    """Give each message a usable connection, as Django does for each request."""
+
+    def before_process_message(self, broker, message):
+        close_old_connections()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        close_old_connections()
+
+    after_skip_message = after_process_message
+
+
+redis_ready()
+broker.add_middleware(DatabaseConnections())
+autodiscover_modules("tasks")

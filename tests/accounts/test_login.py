@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.test import Client
+
+
+def test_login_with_the_right_password(client, cast):
+    response = client.post("/login/", {"username": "alice", "password": cast.alice.password})
+    assert response.status_code == 302
+    assert client.get("/account/").status_code == 200
+
+
+def test_login_with_a_wrong_password_shows_an_error(client, cast):
+    response = client.post("/login/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+    assert client.get("/account/").status_code == 302
+
+
+def test_logout_needs_a_post_and_ends_the_session(client_for, cast):
+    client = client_for(cast.bob)
+    assert client.get("/logout/").status_code == 405
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/account/")["Location"].startswith("/login/")
+
+
+def test_the_account_page_requires_login(client, db):
+    response = client.get("/account/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/account/"
+
+
+def test_password_change(client_for, cast):
+    client = client_for(cast.charlie)
+    response = client.post(
+        "/account/password/",
+        {
+            "old_password": cast.charlie.password,
+            "new_password1": "another-long-passphrase-42",
+            "new_password2": "another-long-passphrase-42",
+        },
+    )
+    assert response.status_code == 302
+    cast.charlie.user.refresh_from_db()
+    assert cast.charlie.user.check_password("another-long-passphrase-42")
+
+
+def test_password_change_with_a_wrong_old_password_is_refused(client_for, cast):
+    client = client_for(cast.charlie)
+    response = client.post(
+        "/account/password/",
+        {
+            "old_password": "wrong",
+            "new_password1": "another-long-passphrase-42",
+            "new_password2": "another-long-passphrase-42",
+        },
+    )
+    assert response.status_code == 200
+    assert "old password was entered incorrectly" in response.content.decode()
+    cast.charlie.user.refresh_from_db()
+    assert cast.charlie.user.check_password(cast.charlie.password)
+
+
+def test_profile_edit(client_for, cast):
+    client = client_for(cast.alice)
+    response = client.post(
+        "/account/",
+        {"name": "Alice L.", "email": "alice@example.com", "github_url": "github.com/al"},
+    )
+    assert response.status_code == 302
+    cast.alice.user.refresh_from_db()
+    assert cast.alice.user.name == "Alice L."
+    assert cast.alice.user.github_url == "https://github.com/al"
+
+
+def test_profile_edit_with_a_bad_url_shows_the_error_by_the_field(client_for, cast):
+    client = client_for(cast.alice)
+    response = client.post("/account/", {"name": "", "email": "", "github_url": "not a url"})
+    assert response.status_code == 422
+    assert "Enter a valid URL" in response.content.decode()
+
+
+def test_a_login_post_without_csrf_is_refused(cast):
+    response = Client(enforce_csrf_checks=True).post(
+        "/login/", {"username": "alice", "password": cast.alice.password}
+    )
+    assert response.status_code == 403

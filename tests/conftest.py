@@ -1,0 +1,84 @@
+"""The shared cast and the real services every test talks to.
+
+alice owns the organization "acme", bob is a member of it, charlie is an outsider.
+Each of them (and acme) has an API token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from apps.accounts import services
+from apps.accounts.models import Membership, Organization, User
+from apps.core import embedded_redis
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    """Embedded mode: run the test Redis for the session. Otherwise REDIS_URL must answer."""
+    process = None
+    if settings.EMBEDDED_REDIS and not embedded_redis.is_answering(settings.EMBEDDED_REDIS_SOCKET):
+        process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.VAR_DIR / "redis")
+    yield settings.REDIS_URL
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class Person:
+    user: User
+    token: str
+    password: str = "correct horse battery staple"
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    def auth(self) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
+
+
+@dataclass
+class Cast:
+    alice: Person
+    bob: Person
+    charlie: Person
+    acme: Organization
+    acme_token: str
+
+
+def make_person(username: str) -> Person:
+    user = services.user_create(username=username, password=Person.password)
+    _token, raw = services.token_create(account=user.account, name="test", created_by=user)
+    return Person(user=user, token=raw)
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    alice, bob, charlie = make_person("alice"), make_person("bob"), make_person("charlie")
+    acme = services.organization_create(name="acme", display_name="Acme Corp", owner=alice.user)
+    Membership.objects.create(organization=acme, user=bob.user, role=Membership.Role.MEMBER)
+    _token, acme_raw = services.token_create(
+        account=acme.account, name="acme ci", created_by=alice.user
+    )
+    return Cast(alice=alice, bob=bob, charlie=charlie, acme=acme, acme_token=acme_raw)
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client logged in as the given person."""
+
+    def login(person: Person):
+        client.force_login(person.user)
+        return client
+
+    return login
