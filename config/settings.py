@@ -82,28 +82,23 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL, or SQLite in WAL mode so the web process and workers write side by side.
-DATABASE_URL = envstr("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
-        )
+# Database: DATABASE_URL, by default SQLite in WAL mode (with a busy timeout and IMMEDIATE
+# transactions) so the web process and the workers can write side by side.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASE_URL = envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
-        }
-    }
+    # A file, not memory, so worker processes started by tests can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: REDIS_URL, or an embedded server the platform starts on a unix socket under var/.
@@ -115,18 +110,15 @@ if EMBEDDED_REDIS:
 
 # redis-py 8 defaults to a 5 s socket timeout, which kills idle websocket consumers (their
 # blocking reads last 5 s too) and long blocking waits. Keepalives detect dead peers instead.
-REDIS_CONNECTION_OPTIONS = {
-    "socket_timeout": None,
-    "socket_connect_timeout": 5,
-    "socket_keepalive": True,
-    "health_check_interval": 30,
-}
+REDIS_CONNECTION_OPTIONS = {"socket_timeout": None, "socket_connect_timeout": 5}
+if not REDIS_URL.startswith("unix://"):
+    REDIS_CONNECTION_OPTIONS |= {"socket_keepalive": True, "health_check_interval": 30}
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_keepalive": True}],
+            "hosts": [{"address": REDIS_URL, **REDIS_CONNECTION_OPTIONS}],
             "prefix": "selfrep:ws",
         },
     }

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from apps.accounts import services
 from apps.accounts.models import Membership, Organization, User
 from apps.core import embedded_redis
+
+# Connections opened by other threads (Channels' database_sync_to_async, the live server) must
+# not outlive their work, or the test database cannot be dropped at the end.
+connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,3 +87,20 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def process_env(db):
+    """Environment for platform processes (workers, servers) that must use the test database."""
+    import os
+
+    env = dict(os.environ, SELFREP_BOOTSTRAP="0")
+    database = connections["default"].settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}"
+        )
+    return env

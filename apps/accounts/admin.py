@@ -1,14 +1,14 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm as DjangoAdminUserCreationForm
 
 from apps.accounts.models import Account, ApiToken, Membership, Organization, User
 from apps.accounts.names import validate_new_name
 
 
-class AdminUserCreationForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
+class AdminUserCreationForm(DjangoAdminUserCreationForm):
+    class Meta(DjangoAdminUserCreationForm.Meta):
         model = User
         fields = ("username",)
 
@@ -67,11 +67,6 @@ class OrganizationAdmin(admin.ModelAdmin):
         if obj is None:
             form.base_fields["name"].validators.append(validate_new_name)
         return form
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            Account.objects.create(name=obj.name, organization=obj)
 
     @admin.display(description="members")
     def member_count(self, obj):

@@ -5,7 +5,6 @@ import string
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -21,16 +20,6 @@ class HttpsURLField(models.URLField):
         return super().formfield(**{"assume_scheme": "https", **kwargs})
 
 
-class UserManager(DjangoUserManager):
-    def _create_user(self, username, email, password, **extra_fields):
-        # Every user owns an account in the shared namespace, however the user is created
-        # (sign-up, createsuperuser, the admin), so models and tokens always have an owner.
-        with transaction.atomic():
-            user = super()._create_user(username, email, password, **extra_fields)
-            Account.objects.create(name=user.username, user=user)
-        return user
-
-
 class User(AbstractUser):
     username = models.CharField(
         "username",
@@ -42,10 +31,17 @@ class User(AbstractUser):
     name = models.CharField("full name", max_length=150, blank=True)
     github_url = HttpsURLField("GitHub URL", blank=True)
 
-    objects = UserManager()
-
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # Every user owns an account in the shared namespace, however the user is created
+        # (sign-up, createsuperuser, the admin), so models and tokens always have an owner.
+        creating = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if creating:
+                Account.objects.create(name=self.username, user=self)
 
 
 class Organization(models.Model):
@@ -60,6 +56,13 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        creating = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if creating:
+                Account.objects.create(name=self.name, organization=self)
 
     def membership_for(self, user) -> Membership | None:
         if not user.is_authenticated:

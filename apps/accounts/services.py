@@ -26,7 +26,6 @@ def organization_create(*, name: str, owner: User, display_name: str = "") -> Or
     try:
         with transaction.atomic():
             organization = Organization.objects.create(name=name, display_name=display_name)
-            Account.objects.create(name=name, organization=organization)
     except IntegrityError:
         raise ValidationError({"name": f"The name “{name}” is already taken."}) from None
     Membership.objects.create(organization=organization, user=owner, role=Membership.Role.OWNER)

@@ -1,0 +1,123 @@
+"""The README's first command, run for real: `manage.py up` in embedded mode."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+from django.conf import settings
+
+from apps.core import embedded_redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Platform:
+    """`manage.py up` in a fresh var/ folder, with no DATABASE_URL or REDIS_URL."""
+
+    def __init__(self, var_dir, port: int):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env |= {"VAR_DIR": str(var_dir), "SELFREP_BOOTSTRAP": "0", "EMBEDDED_REDIS_NAME": "redis"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "up", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.process.poll() is None, "".join(self.output)
+                continue
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"{pattern!r} not printed in {timeout}s:\n{''.join(self.output)}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=40)
+
+
+def wait_until_serving(base: str) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_up_starts_everything_prints_credentials_and_stops_cleanly(tmp_path):
+    var_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    platform = Platform(var_dir, port)
+    try:
+        username = platform.wait_for(r"Log in as:\s+(\S+)").group(1)
+        password = platform.wait_for(r"Password:\s+(\S+)").group(1)
+        token = platform.wait_for(r"API token:\s+(r8_\S+)").group(1)
+        health = wait_until_serving(base)
+        assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+        account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {token}"})
+        assert account.status_code == 200
+        assert account.json()["username"] == username
+
+        with httpx.Client(base_url=base) as browser:
+            login_page = browser.get("/login/")
+            assert login_page.status_code == 200
+            csrf = browser.cookies["csrftoken"]
+            response = browser.post(
+                "/login/",
+                data={"username": username, "password": password, "csrfmiddlewaretoken": csrf},
+                headers={"Referer": f"{base}/login/"},
+            )
+            assert response.status_code == 302
+            assert browser.get("/account/").status_code == 200
+            assert browser.get("/static/css/site.css").status_code == 200
+    finally:
+        code = platform.stop()
+    assert code == 0, "".join(platform.output)
+    assert "Stopped." in "".join(platform.output)
+    socket_path = embedded_redis.embedded_socket_path(var_dir, "redis")
+    assert not embedded_redis.is_answering(socket_path)
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+    # A second start reuses the data and does not reset the operator's password.
+    platform = Platform(var_dir, port)
+    try:
+        platform.wait_for(r"Log in with your existing account")
+        assert wait_until_serving(base).status_code == 200
+        account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {token}"})
+        assert account.json()["username"] == username
+    finally:
+        assert platform.stop() == 0
+    assert "Password:" not in "".join(platform.output)
