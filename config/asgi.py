@@ -11,10 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.core.queue import redis_ready  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
-
-redis_ready()
 
 application = ProtocolTypeRouter(
     {

@@ -11,7 +11,7 @@ import dramatiq  # noqa: E402
 from django.db import close_old_connections  # noqa: E402
 from django.utils.module_loading import autodiscover_modules  # noqa: E402
 
-from apps.core.queue import broker, redis_ready  # noqa: E402
+from apps.core.queue import broker  # noqa: E402
 
 
 class DatabaseConnections(dramatiq.Middleware):
@@ -26,6 +26,5 @@ class DatabaseConnections(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
-redis_ready()
 broker.add_middleware(DatabaseConnections())
 autodiscover_modules("tasks")

@@ -8,7 +8,10 @@ from dramatiq.brokers.redis import RedisBroker
 
 
 def redis_ready() -> None:
-    """In embedded mode, make sure the embedded Redis answers (starting it if needed)."""
+    """In embedded mode, make sure the embedded Redis answers, starting a detached one if not.
+
+    For processes started on their own (`manage.py worker`); `manage.py up` runs its own.
+    """
     if settings.EMBEDDED_REDIS:
         from apps.core import embedded_redis
 

@@ -183,3 +183,12 @@ def test_only_owners_edit_the_organization_profile(client, cast):
     assert client.post("/organizations/acme/", {"display_name": "Acme Inc."}).status_code == 302
     cast.acme.refresh_from_db()
     assert cast.acme.display_name == "Acme Inc."
+
+
+def test_owner_only_actions_explain_the_refusal(client_for, cast):
+    client = client_for(cast.bob)
+    response = client.post(
+        "/organizations/acme/members/", {"username": "charlie", "role": "member"}
+    )
+    assert response.status_code == 403
+    assert "Only owners can do this." in response.content.decode()

@@ -77,3 +77,9 @@ def test_a_logged_in_user_is_sent_to_the_account_page(client_for, cast):
     response = client.get("/signup/")
     assert response.status_code == 302
     assert response["Location"] == "/account/"
+
+
+def test_the_csrf_failure_page_explains_what_happened(db):
+    response = signup(Client(enforce_csrf_checks=True), "mallory")
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()

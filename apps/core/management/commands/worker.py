@@ -8,6 +8,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.core.queue import redis_ready
+
 
 class Command(BaseCommand):
     help = "Run a Dramatiq worker (wraps `dramatiq config.worker`)."
@@ -20,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=settings.WORKER_THREADS)
 
     def handle(self, *args, queues, processes, threads, **options):
+        redis_ready()
         argv = [
             sys.executable,
             "-m",
