@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "ninja",
     "apps.core",
     "apps.accounts",
+    "apps.billing",
+    "apps.catalog",
+    "apps.runtime",
+    "apps.predictions",
 ]
 
 MIDDLEWARE = [
@@ -157,11 +161,32 @@ WHITENOISE_USE_FINDERS = True
 DRAMATIQ_NAMESPACE = envstr("DRAMATIQ_NAMESPACE", "selfrep")
 WORKER_THREADS = envint("WORKER_THREADS", 1)
 
+# Model runtime (apps/runtime): environments, model processes, file inputs and outputs.
+_cache_home = Path(envstr("XDG_CACHE_HOME") or Path.home() / ".cache")
+SELFREP_CACHE_DIR = Path(envstr("SELFREP_CACHE_DIR") or _cache_home / "selfrep").resolve()
+RUNTIME_WORK_DIR = Path(envstr("RUNTIME_WORK_DIR") or VAR_DIR / "runtime")
+RUNTIME_SHARED_PACKAGES = envlist("RUNTIME_SHARED_PACKAGES", ["torch"])
+MODEL_MEMORY_BUDGET_MB = envint("MODEL_MEMORY_BUDGET_MB", 8192)
+MAX_MODEL_PROCESSES = envint("MAX_MODEL_PROCESSES", 4)
+MODEL_SETUP_TIMEOUT = envint("MODEL_SETUP_TIMEOUT", 900)
+PREDICTION_TIME_LIMIT = envint("PREDICTION_TIME_LIMIT", 1800)
+MAX_INPUT_FILE_BYTES = envint("MAX_INPUT_FILE_BYTES", 100 * 1024 * 1024)
+MAX_OUTPUT_FILE_BYTES = envint("MAX_OUTPUT_FILE_BYTES", 1024 * 1024 * 1024)
+INPUT_FETCH_TIMEOUT = envint("INPUT_FETCH_TIMEOUT", 60)
+MAX_VERSION_ARCHIVE_BYTES = envint("MAX_VERSION_ARCHIVE_BYTES", 512 * 1024 * 1024)
+# Networks that outbound requests (file inputs, webhooks) may reach although they are private.
+OUTBOUND_ALLOWLIST = envlist("OUTBOUND_ALLOWLIST", ["127.0.0.0/8", "::1/128"] if DEBUG else [])
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -9,5 +9,6 @@ urlpatterns = [
     path("v1/", api.urls),
     re_path(r"^v1/.*$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
+    path("media/<path:path>", core_views.media, name="media"),
     path("", include("apps.accounts.urls")),
 ]

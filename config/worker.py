@@ -26,5 +26,15 @@ class DatabaseConnections(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
+class ModelProcesses(dramatiq.Middleware):
+    """Stop this worker's model processes when the worker stops."""
+
+    def after_worker_shutdown(self, broker, worker):
+        from apps.predictions.runtime import shutdown_pool
+
+        shutdown_pool()
+
+
 broker.add_middleware(DatabaseConnections())
+broker.add_middleware(ModelProcesses())
 autodiscover_modules("tasks")

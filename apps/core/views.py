@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import mimetypes
+
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
@@ -32,6 +35,24 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+SAFE_INLINE_TYPES = ("image/", "audio/", "video/", "text/plain", "application/json")
+
+
+def media(request, path: str):
+    """Stored files (model outputs, covers, version archives are not served here)."""
+    if path.startswith("versions/") or ".." in path.split("/"):
+        raise Http404
+    if not default_storage.exists(path):
+        raise Http404
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    if not content_type.startswith(SAFE_INLINE_TYPES) or content_type == "image/svg+xml":
+        # Never render user-made HTML, SVG or scripts on our origin.
+        response["Content-Disposition"] = "attachment"
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def home(request):

@@ -31,7 +31,14 @@ class Platform:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env |= {"VAR_DIR": str(var_dir), "SELFREP_BOOTSTRAP": "0", "EMBEDDED_REDIS_NAME": "redis"}
         self.process = subprocess.Popen(
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), "up", "--port", str(port)],
+            [
+                sys.executable,
+                str(settings.BASE_DIR / "manage.py"),
+                "up",
+                "--no-demo",
+                "--port",
+                str(port),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -33,10 +33,14 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="run the web process only")
+        parser.add_argument("--no-demo", action="store_true", help="do not push the demo models")
 
-    def handle(self, *args, host, port, no_worker, **options):
+    def handle(self, *args, host, port, no_worker, no_demo, **options):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        # Workers write absolute URLs of output files; they must point at this server.
+        os.environ.setdefault("PUBLIC_URL", settings.PUBLIC_URL or f"http://{host}:{port}")
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.tasks: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
         self.exit_code = 0
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -64,6 +68,15 @@ class Command(BaseCommand):
                     "worker", [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
                 )
             self._banner(host, port, credentials)
+            if not no_demo:
+                self.stdout.write(
+                    "Pushing the demo models in the background (the first time "
+                    "builds their environments: a few minutes)…"
+                )
+                self._run_task(
+                    "demo models",
+                    [sys.executable, str(settings.BASE_DIR / "manage.py"), "seed_demo"],
+                )
             self._watch()
         finally:
             self._stop_all()
@@ -104,11 +117,25 @@ class Command(BaseCommand):
         process = subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
         self.children.append((name, process))
 
+    def _run_task(self, name: str, argv: list[str]) -> None:
+        process = subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
+        self.tasks.append((name, process))
+
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
 
     def _watch(self) -> None:
         while not self.stopping:
+            for name, task in list(self.tasks):
+                if task.poll() is not None:
+                    self.tasks.remove((name, task))
+                    if task.returncode == 0:
+                        self.stdout.write(f"Done: {name}.")
+                    else:
+                        self.stderr.write(
+                            f"{name} failed (exit code {task.returncode}); "
+                            "the platform keeps running."
+                        )
             for name, process in self.children:
                 if process.poll() is not None:
                     self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
@@ -118,6 +145,10 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     def _stop_all(self) -> None:
+        for _name, task in self.tasks:
+            if task.poll() is None:
+                task.terminate()
+                task.wait()
         if not self.children:
             return
         self.stdout.write("Stopping…")

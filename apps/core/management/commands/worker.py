@@ -23,6 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, processes, threads, **options):
         redis_ready()
+        # One message at a time per worker thread: a prediction must not wait behind another
+        # one that this worker reserved while a free worker sits idle.
+        os.environ.setdefault("dramatiq_queue_prefetch", "1")
         argv = [
             sys.executable,
             "-m",

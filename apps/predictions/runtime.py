@@ -1,0 +1,78 @@
+"""The worker side of the runtime: one model pool per worker process, fed from the catalog."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from apps.catalog.models import Version
+from apps.runtime.pool import ModelPool, PoolSettings, VersionSpec
+
+_pool: ModelPool | None = None
+_lock = threading.Lock()
+
+
+def public_base() -> str:
+    return settings.PUBLIC_URL or "http://127.0.0.1:8000"
+
+
+def own_file(url: str) -> Path | None:
+    """The stored file behind one of our own media URLs (absolute or relative), if any."""
+    parts = urlsplit(url)
+    if parts.scheme and not url.startswith(public_base() + "/"):
+        return None
+    prefix = "/" + settings.MEDIA_URL.strip("/") + "/"
+    if not parts.path.startswith(prefix):
+        return None
+    name = unquote(parts.path.removeprefix(prefix))
+    if ".." in name.split("/") or not default_storage.exists(name):
+        return None
+    return Path(default_storage.path(name))
+
+
+def get_pool() -> ModelPool:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ModelPool(
+                PoolSettings(
+                    work_dir=settings.RUNTIME_WORK_DIR,
+                    memory_budget_bytes=settings.MODEL_MEMORY_BUDGET_MB * 1024 * 1024,
+                    max_processes=settings.MAX_MODEL_PROCESSES,
+                    setup_timeout=settings.MODEL_SETUP_TIMEOUT,
+                    max_input_bytes=settings.MAX_INPUT_FILE_BYTES,
+                    max_output_bytes=settings.MAX_OUTPUT_FILE_BYTES,
+                    fetch_timeout=settings.INPUT_FETCH_TIMEOUT,
+                    own_file=own_file,
+                )
+            )
+        return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown()
+            _pool = None
+
+
+def version_spec(version: Version) -> VersionSpec:
+    def load_artifact() -> bytes:
+        with version.artifact.open("rb") as handle:
+            return handle.read()
+
+    environment = version.config.get("environment") or []
+    return VersionSpec(
+        digest=version.digest,
+        predictor_ref=version.predictor_ref,
+        requirements=tuple(version.requirements),
+        schema=version.openapi_schema,
+        load_artifact=load_artifact,
+        environment=tuple(tuple(str(e).split("=", 1)) for e in environment if "=" in str(e)),
+        concurrency=version.concurrency,
+    )

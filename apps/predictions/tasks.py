@@ -1,0 +1,17 @@
+"""Actors: thin adapters that take an id and call the service."""
+
+from __future__ import annotations
+
+import dramatiq
+from django.conf import settings
+
+from apps.predictions.services import prediction_run
+
+# Dramatiq's default 10-minute limit would kill long predictions; ours is enforced by the
+# runtime (cancel, then kill) and ends the prediction as failed with a clear error.
+_LIMIT_MS = (settings.PREDICTION_TIME_LIMIT + settings.MODEL_SETUP_TIMEOUT + 900) * 1000
+
+
+@dramatiq.actor(queue_name="cpu", max_retries=0, time_limit=_LIMIT_MS)
+def run_prediction(prediction_id: str) -> None:
+    prediction_run(prediction_id)

@@ -1,0 +1,125 @@
+"""A loopback HTTP server that hands file inputs to model processes and receives file outputs.
+
+Cog's runtime only takes URLs for file inputs and uploads file outputs with PUT when started
+with --upload-url. This server, bound to 127.0.0.1 inside the worker, serves the inputs the
+worker already fetched (under unguessable paths) and stores the outputs per prediction, so
+files never travel as base64 through JSON.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+import shutil
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+CHUNK = 1 << 20
+
+
+class FileServer:
+    def __init__(self, root: Path, *, max_upload_bytes: int) -> None:
+        self.root = root
+        self.max_upload_bytes = max_upload_bytes
+        self.token = secrets.token_urlsafe(16)
+        self._inputs: dict[str, Path] = {}
+        self._outputs: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        (root / "outputs").mkdir(parents=True, exist_ok=True)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 128
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def upload_url(self) -> str:
+        return f"{self.base}/upload/{self.token}"
+
+    def serve_input(self, path: Path, filename: str) -> str:
+        """A URL from which the model process can download this local file."""
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            self._inputs[key] = path
+        return f"{self.base}/in/{key}/{quote(filename)}"
+
+    def forget_inputs(self, urls: list[str]) -> None:
+        with self._lock:
+            for url in urls:
+                self._inputs.pop(url.removeprefix(f"{self.base}/in/").split("/", 1)[0], None)
+
+    def output_path(self, url: str) -> Path | None:
+        """The stored file behind an output URL that the model process got from us."""
+        prefix = f"{self.base}/out/"
+        if not isinstance(url, str) or not url.startswith(prefix):
+            return None
+        with self._lock:
+            return self._outputs.get(url.removeprefix(prefix).split("/", 1)[0])
+
+    def discard_outputs(self, paths: list[Path]) -> None:
+        with self._lock:
+            for key, path in list(self._outputs.items()):
+                if path in paths:
+                    del self._outputs[key]
+        for path in paths:
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):  # noqa: A002 (quiet: the worker logs enough)
+                pass
+
+            def do_GET(self):
+                parts = self.path.split("/")
+                if len(parts) < 4 or parts[1] != "in":
+                    return self.send_error(HTTPStatus.NOT_FOUND)
+                with server._lock:
+                    path = server._inputs.get(parts[2])
+                if path is None or not path.is_file():
+                    return self.send_error(HTTPStatus.NOT_FOUND)
+                content_type = mimetypes.guess_type(unquote(parts[3]))[0]
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", content_type or "application/octet-stream")
+                self.send_header("Content-Length", str(path.stat().st_size))
+                self.end_headers()
+                with open(path, "rb") as handle:
+                    shutil.copyfileobj(handle, self.wfile, CHUNK)
+
+            def do_PUT(self):
+                parts = self.path.split("?", 1)[0].split("/")
+                if len(parts) != 4 or parts[1] != "upload" or parts[2] != server.token:
+                    return self.send_error(HTTPStatus.NOT_FOUND)
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > server.max_upload_bytes:
+                    return self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                filename = Path(unquote(parts[3])).name or "output"
+                key = secrets.token_urlsafe(16)
+                target = server.root / "outputs" / key / filename
+                target.parent.mkdir(parents=True)
+                remaining = length
+                with open(target, "wb") as handle:
+                    while remaining > 0:
+                        chunk = self.rfile.read(min(CHUNK, remaining))
+                        if not chunk:
+                            break
+                        handle.write(chunk)
+                        remaining -= len(chunk)
+                with server._lock:
+                    server._outputs[key] = target
+                self.send_response(HTTPStatus.CREATED)
+                self.send_header("Location", f"{server.base}/out/{key}/{quote(filename)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler

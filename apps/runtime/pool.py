@@ -1,0 +1,259 @@
+"""The worker's model processes: one per loaded version, kept warm, evicted least recently
+used when they would exceed the memory budget."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apps.runtime import artifacts, environments, inputs
+from apps.runtime.fileserver import FileServer
+from apps.runtime.process import CogProcess, EventHandler, Result, SetupFailed, SetupInfo
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What the runtime needs to know about a version (built from a catalog Version)."""
+
+    digest: str
+    predictor_ref: str
+    requirements: tuple[str, ...]
+    schema: dict = field(compare=False, hash=False)
+    load_artifact: Callable[[], bytes] = field(compare=False, hash=False)
+    environment: tuple[tuple[str, str], ...] = ()
+    concurrency: int = 1
+
+
+@dataclass
+class RunOutcome:
+    result: Result
+    setup: SetupInfo | None = None  # set when this prediction started the process (cold boot)
+    setup_failed: bool = False
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class PoolSettings:
+    work_dir: Path
+    memory_budget_bytes: int
+    max_processes: int
+    setup_timeout: float
+    max_input_bytes: int
+    max_output_bytes: int
+    fetch_timeout: float
+    own_file: Callable[[str], Path | None] = lambda url: None
+
+
+class ModelPool:
+    def __init__(self, config: PoolSettings) -> None:
+        self.config = config
+        self.processes: dict[str, CogProcess] = {}
+        self.running: dict[str, CogProcess] = {}  # prediction id -> process
+        self._lock = threading.RLock()
+        self._start_locks: dict[str, threading.Lock] = {}
+        config.work_dir.mkdir(parents=True, exist_ok=True)
+        self.files = FileServer(config.work_dir / "files", max_upload_bytes=config.max_output_bytes)
+
+    # --- versions on disk ----------------------------------------------------------------
+
+    def _model_dir(self, spec: VersionSpec) -> Path:
+        target = self.config.work_dir / "versions" / spec.digest
+        if (target / ".unpacked").exists():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=self.config.work_dir, prefix="unpack-"))
+        try:
+            artifacts.unpack(spec.load_artifact(), staging, max_bytes=8 << 30)
+            (staging / ".unpacked").write_text(spec.digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.rename(target)
+            except OSError:  # another worker unpacked it first
+                if not (target / ".unpacked").exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    # --- processes -----------------------------------------------------------------------
+
+    def _evict(self, *, keep: str, room_for: int = 0) -> None:
+        """Stop idle processes, least recently used first, until the budget holds."""
+        with self._lock:
+            idle = sorted(
+                (p for k, p in self.processes.items() if k != keep and not p.busy),
+                key=lambda p: p.last_used,
+            )
+            while idle and (
+                len(self.processes) + room_for > self.config.max_processes
+                or sum(p.memory_bytes() for p in self.processes.values())
+                > self.config.memory_budget_bytes
+            ):
+                victim = idle.pop(0)
+                self.processes.pop(victim.name, None)
+                victim.stop()
+
+    def _acquire(
+        self, spec: VersionSpec, on_event: EventHandler
+    ) -> tuple[CogProcess, SetupInfo | None]:
+        with self._lock:
+            start_lock = self._start_locks.setdefault(spec.digest, threading.Lock())
+        with start_lock:
+            with self._lock:
+                process = self.processes.get(spec.digest)
+            if process is not None and process.is_usable():
+                return process, None
+            if process is not None:
+                on_event("log", "Restarting the model process (the previous one stopped)\n")
+                with self._lock:
+                    self.processes.pop(spec.digest, None)
+                process.stop()
+            environment = environments.ensure(
+                list(spec.requirements), log=lambda line: on_event("log", line + "\n")
+            )
+            model_dir = self._model_dir(spec)
+            self._evict(keep=spec.digest, room_for=1)
+            process = CogProcess(
+                name=spec.digest,
+                model_dir=model_dir,
+                environment=environment,
+                predictor_ref=spec.predictor_ref,
+                schema=spec.schema,
+                upload_url=self.files.upload_url,
+                log_path=self.config.work_dir / "logs" / f"{spec.digest[:16]}.log",
+                extra_env=dict(spec.environment),
+                concurrency=spec.concurrency,
+            )
+            on_event("log", "Starting the model (running setup())\n")
+            setup = process.start(setup_timeout=self.config.setup_timeout)
+            with self._lock:
+                self.processes[spec.digest] = process
+            self._evict(keep=spec.digest)
+            return process, setup
+
+    def run(
+        self,
+        spec: VersionSpec,
+        prediction_id: str,
+        raw_inputs: dict,
+        *,
+        on_event: EventHandler,
+        time_limit: float,
+    ) -> RunOutcome:
+        """Run one prediction to a terminal Result; errors become failed results, never raise."""
+        try:
+            process, setup = self._acquire(spec, on_event)
+        except SetupFailed as exc:
+            if exc.logs:
+                on_event("log", exc.logs + "\n")
+            return RunOutcome(
+                Result("failed", error=f"Model setup failed: {exc}", logs=exc.logs),
+                setup_failed=True,
+            )
+        except environments.EnvironmentBuildError as exc:
+            return RunOutcome(Result("failed", error=str(exc)))
+        except artifacts.ArtifactError as exc:
+            return RunOutcome(Result("failed", error=f"The version's files are unusable: {exc}"))
+        if setup is not None:
+            if setup.logs:
+                on_event("log", setup.logs + "\n")
+            on_event("log", f"Model setup took {setup.seconds:.2f}s (cold boot)\n")
+
+        scratch = Path(tempfile.mkdtemp(dir=self.config.work_dir, prefix="inputs-"))
+        served: list[str] = []
+        try:
+            try:
+                model_inputs = self._localize(spec, raw_inputs, scratch, served)
+            except inputs.InputFileError as exc:
+                return RunOutcome(Result("failed", error=str(exc)), setup=setup)
+            with self._lock:
+                self.running[prediction_id] = process
+            on_event("start", None)
+            result = process.predict(
+                prediction_id, model_inputs, on_event=on_event, time_limit=time_limit
+            )
+        finally:
+            with self._lock:
+                self.running.pop(prediction_id, None)
+            self.files.forget_inputs(served)
+            shutil.rmtree(scratch, ignore_errors=True)
+        if result.status == "failed" and not process.is_usable():
+            with self._lock:
+                if self.processes.get(spec.digest) is process:
+                    self.processes.pop(spec.digest)
+            process.stop()
+        files: list[Path] = []
+        result.output = self.local_files(result.output, files)
+        return RunOutcome(result, setup=setup, files=files)
+
+    def _localize(self, spec, raw_inputs, scratch: Path, served: list[str]) -> dict:
+        from apps.runtime.schema import input_schema
+
+        single, many = inputs.file_fields(input_schema(spec.schema))
+        localized = dict(raw_inputs)
+
+        def one(name: str, value: Any) -> str:
+            try:
+                path = inputs.fetch(
+                    value,
+                    scratch,
+                    max_bytes=self.config.max_input_bytes,
+                    timeout=self.config.fetch_timeout,
+                    own_file=self.config.own_file,
+                )
+            except inputs.InputFileError as exc:
+                raise inputs.InputFileError(f"Input {name}: {exc}") from None
+            url = self.files.serve_input(path, path.name)
+            served.append(url)
+            return url
+
+        for name in single & localized.keys():
+            if localized[name] is not None:
+                localized[name] = one(name, localized[name])
+        for name in many & localized.keys():
+            if isinstance(localized[name], list):
+                localized[name] = [one(f"{name}[{i}]", v) for i, v in enumerate(localized[name])]
+        return localized
+
+    def local_files(self, value: Any, found: list[Path]) -> Any:
+        """Replace the model's uploaded-file URLs by their local paths (recorded in found)."""
+        if isinstance(value, str):
+            path = self.files.output_path(value)
+            if path is not None:
+                found.append(path)
+                return path
+            return value
+        if isinstance(value, list):
+            return [self.local_files(v, found) for v in value]
+        if isinstance(value, dict):
+            return {k: self.local_files(v, found) for k, v in value.items()}
+        return value
+
+    def cancel(self, prediction_id: str) -> bool:
+        with self._lock:
+            process = self.running.get(prediction_id)
+        return process.cancel(prediction_id) if process is not None else False
+
+    def loaded(self) -> dict[str, dict]:
+        with self._lock:
+            return {
+                k: {
+                    "busy": p.busy,
+                    "memory_bytes": p.memory_bytes(),
+                    "idle_seconds": time.monotonic() - p.last_used,
+                }
+                for k, p in self.processes.items()
+            }
+
+    def shutdown(self) -> None:
+        with self._lock:
+            processes = list(self.processes.values())
+            self.processes.clear()
+        for process in processes:
+            process.stop()
+        self.files.close()

@@ -1,0 +1,439 @@
+"""One model process: Cog's own runtime (`python -m cog.server.http`) driven over its HTTP API.
+
+The same client would drive a Cog container on another machine; everything here goes through
+coglet's public routes (`/health-check`, `PUT /predictions/{id}` with server-sent events,
+`POST /predictions/{id}/cancel`). What the driver absorbs of coglet's quirks:
+- it answers 409 for a moment after a prediction while its slot is released: retried;
+- failed predictions come back as HTTP 200 with status "failed": read from the body;
+- a crashed worker leaves the server DEFUNCT for good: the pool restarts the process;
+- its responses carry no input or timestamps: the caller keeps those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from apps.runtime.environments import Environment
+
+EventHandler = Callable[[str, Any], None]  # ("log" | "output" | "metric", payload)
+
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+class SetupFailed(RuntimeError):
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+@dataclass
+class SetupInfo:
+    seconds: float
+    logs: str
+
+
+@dataclass
+class Result:
+    status: str
+    output: Any = None
+    error: str | None = None
+    logs: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the worker that started us dies, even by kill -9."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _clean_setup_logs(raw: str) -> str:
+    """Keep the model's own output from coglet's setup log, without coglet's bookkeeping."""
+    lines = []
+    for line in raw.splitlines():
+        if line.startswith("[coglet::setup] "):
+            text = line.removeprefix("[coglet::setup] ")
+            if "DeprecationWarning" not in text:
+                lines.append(text)
+        elif not line.startswith("[coglet"):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _signal_name(returncode: int | None) -> str:
+    if returncode is None or returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    hint = " (killed: out of memory, or stopped by an operator)" if -returncode == 9 else ""
+    return f"{name}{hint}"
+
+
+class CogProcess:
+    def __init__(
+        self,
+        *,
+        name: str,
+        model_dir: Path,
+        environment: Environment,
+        predictor_ref: str,
+        schema: dict,
+        upload_url: str,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 1,
+    ) -> None:
+        self.name = name
+        self.model_dir = model_dir
+        self.environment = environment
+        self.predictor_ref = predictor_ref
+        self.schema = schema
+        self.upload_url = upload_url
+        self.log_path = log_path
+        self.extra_env = extra_env or {}
+        self.concurrency = concurrency
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.client = httpx.Client(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
+        self.busy = 0
+        self.setup: SetupInfo | None = None
+        self.last_used = time.monotonic()
+        self._lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _write_schema(self) -> None:
+        # SSE is what gives us live logs and outputs, and coglet only offers it when the schema
+        # says the model streams; the copy for coglet always says so (the version's does not).
+        schema = copy.deepcopy(self.schema)
+        post = schema.setdefault("paths", {}).setdefault("/predictions", {}).setdefault("post", {})
+        post["x-cog-streaming"] = True
+        target = self.model_dir / ".cog" / "openapi_schema.json"
+        target.parent.mkdir(exist_ok=True)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(schema))
+        temporary.replace(target)
+
+    def start(self, *, setup_timeout: float) -> SetupInfo:
+        self._write_schema()
+        self.port = free_port()
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PORT": str(self.port),
+            "COG_PREDICT_TYPE_STUB": self.predictor_ref,
+            "COG_MAX_CONCURRENCY": str(self.concurrency),
+            "COG_SETUP_TIMEOUT": str(int(setup_timeout)),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+            env.pop(key, None)  # the model gets none of the platform's secrets
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.log_path, "ab")  # noqa: SIM115 (handed to the child)
+        self.process = subprocess.Popen(
+            [
+                str(self.environment.python),
+                "-m",
+                "cog.server.http",
+                "--host",
+                "127.0.0.1",
+                "--upload-url",
+                self.upload_url,
+            ],
+            cwd=self.model_dir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads touched in the child)
+        )
+        log_file.close()
+        started = time.monotonic()
+        deadline = started + setup_timeout
+        while True:
+            health = self.health()
+            status = health.get("status") if health else None
+            if status in ("READY", "BUSY"):
+                logs = _clean_setup_logs(health.get("setup", {}).get("logs", ""))
+                self.setup = SetupInfo(time.monotonic() - started, logs)
+                return self.setup
+            if status == "SETUP_FAILED":
+                logs = _clean_setup_logs(health.get("setup", {}).get("logs", ""))
+                self.stop()
+                raise SetupFailed("setup() failed", logs)
+            if self.process.poll() is not None:
+                tail = self.log_tail()
+                raise SetupFailed(
+                    "the model process exited during setup "
+                    f"({_signal_name(self.process.returncode)})",
+                    tail,
+                )
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise SetupFailed(f"setup() did not finish within {setup_timeout:.0f}s", tail)
+            time.sleep(0.05)
+
+    def health(self) -> dict | None:
+        try:
+            return self.client.get(f"{self.base}/health-check", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def is_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def is_usable(self) -> bool:
+        if not self.is_alive():
+            return False
+        health = self.health()
+        return health is not None and health.get("status") in ("READY", "BUSY")
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        self.client.close()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def memory_bytes(self) -> int:
+        """Resident memory of the whole process group (coglet and its Python worker)."""
+        if not self.is_alive():
+            return 0
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) != self.process.pid:
+                    continue
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except (OSError, ValueError):
+                continue
+        return total
+
+    # --- predictions ---------------------------------------------------------------------
+
+    def cancel(self, prediction_id: str) -> bool:
+        try:
+            response = self.client.post(
+                f"{self.base}/predictions/{prediction_id}/cancel", timeout=5
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def predict(
+        self,
+        prediction_id: str,
+        inputs: dict,
+        *,
+        on_event: EventHandler,
+        time_limit: float,
+        cancel_grace: float = 10.0,
+    ) -> Result:
+        """Run one prediction, streaming logs and outputs to on_event; never raises for
+        model errors, crashes or time limits: those come back as a failed Result."""
+        with self._lock:
+            self.busy += 1
+        self.last_used = time.monotonic()
+        watchdog = _Watchdog(self, prediction_id, time_limit, cancel_grace)
+        try:
+            return self._predict(prediction_id, inputs, on_event, watchdog)
+        finally:
+            watchdog.stop()
+            with self._lock:
+                self.busy -= 1
+            self.last_used = time.monotonic()
+
+    def _open_stream(self, prediction_id: str, inputs: dict):
+        body = {"id": prediction_id, "input": inputs}
+        deadline = time.monotonic() + 5
+        while True:
+            request = self.client.build_request(
+                "PUT",
+                f"{self.base}/predictions/{prediction_id}",
+                json=body,
+                headers={"Accept": "text/event-stream"},
+            )
+            response = self.client.send(request, stream=True)
+            if response.status_code != 409 or time.monotonic() > deadline:
+                return response
+            response.close()  # the slot is still being released: try again shortly
+            time.sleep(0.005)
+
+    def _predict(self, prediction_id, inputs, on_event, watchdog) -> Result:
+        try:
+            response = self._open_stream(prediction_id, inputs)
+        except httpx.HTTPError as exc:
+            return self._crashed(f"could not reach the model process: {exc}")
+        try:
+            if response.status_code == 422:
+                response.read()
+                return Result("failed", error=_validation_message(response))
+            if response.status_code != 200:
+                response.read()
+                return Result(
+                    "failed",
+                    error=f"the model process answered "
+                    f"{response.status_code}: {response.text[:500]}",
+                )
+            completed = None
+            try:
+                for event, data in _sse_events(response):
+                    if event == "log":
+                        on_event("log", data.get("data", ""))
+                    elif event == "output":
+                        on_event("output", data.get("chunk"))
+                    elif event == "metric":
+                        on_event("metric", data)
+                    elif event == "completed":
+                        completed = data
+                        break
+            except httpx.HTTPError:
+                completed = None
+        finally:
+            response.close()
+        if completed is None:
+            if watchdog.killed:
+                return Result("failed", error=watchdog.reason)
+            return self._crashed("the model process stopped during the prediction")
+        status = completed.get("status", "failed")
+        error = completed.get("error")
+        if watchdog.fired and status in ("canceled", "failed"):
+            status, error = "failed", watchdog.reason
+        return Result(
+            status=status if status in TERMINAL else "failed",
+            output=completed.get("output"),
+            error=error,
+            logs=completed.get("logs") or "",
+            metrics=completed.get("metrics") or {},
+        )
+
+    def _crashed(self, what: str) -> Result:
+        time.sleep(0.2)  # let the exit status or DEFUNCT state settle
+        if not self.is_alive():
+            detail = f"{what}: it exited with {_signal_name(self.process.returncode)}"
+        else:
+            health = self.health() or {}
+            detail = f"{what} (its state is {health.get('status', 'unreachable')})"
+        return Result(
+            "failed",
+            error=detail + ". It will be restarted for the next prediction.",
+            logs=self.log_tail(10),
+        )
+
+
+class _Watchdog:
+    """Enforces the time limit: cancel first, then kill the process if it does not stop."""
+
+    def __init__(self, process: CogProcess, prediction_id: str, limit: float, grace: float):
+        self.process, self.prediction_id, self.limit, self.grace = (
+            process,
+            prediction_id,
+            limit,
+            grace,
+        )
+        self.fired = self.killed = False
+        self.reason = f"Prediction timed out: it ran longer than the limit of {limit:g}s"
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if self._done.wait(self.limit):
+            return
+        self.fired = True
+        self.process.cancel(self.prediction_id)
+        if self._done.wait(self.grace):
+            return
+        self.killed = True
+        self.reason += ", and did not stop when canceled, so its process was restarted"
+        self.process.kill()
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def _sse_events(response: httpx.Response):
+    event, data = None, []
+    for line in response.iter_lines():
+        if line == "":
+            if event is not None:
+                raw = "\n".join(data)
+                try:
+                    payload = json.loads(raw) if raw else {}
+                except json.JSONDecodeError:
+                    payload = {"data": raw}
+                yield event, payload
+            event, data = None, []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+
+
+def _validation_message(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", [])
+        messages = [
+            f"{'.'.join(str(p) for p in item.get('loc', [])[2:])}: {item.get('msg')}"
+            for item in detail
+        ]
+        return "Input validation failed: " + "; ".join(messages)
+    except (ValueError, AttributeError):
+        return f"Input validation failed: {response.text[:500]}"
