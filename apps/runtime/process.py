@@ -190,9 +190,10 @@ class CogProcess:
                 self.setup = SetupInfo(time.monotonic() - started, logs)
                 return self.setup
             if status == "SETUP_FAILED":
-                logs = _clean_setup_logs(health.get("setup", {}).get("logs", ""))
+                summary = health.get("setup", {}).get("logs", "").rsplit(": ", 2)[-2:]
                 self.stop()
-                raise SetupFailed("setup() failed", logs)
+                logs = "\n".join(filter(None, [self.setup_output(), self.diagnose_setup()]))
+                raise SetupFailed(f"setup() failed: {': '.join(summary)}", logs)
             if self.process.poll() is not None:
                 tail = self.log_tail()
                 raise SetupFailed(
@@ -240,6 +241,48 @@ class CogProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def setup_output(self) -> str:
+        """What the model printed during setup, read from Cog's structured log."""
+        lines = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("target") != "coglet::setup":
+                continue
+            message = record.get("fields", {}).get("message", "")
+            if "DeprecationWarning" not in message:
+                lines.append(message)
+        return "\n".join(lines)
+
+    def diagnose_setup(self, timeout: float = 120) -> str:
+        """Run setup() once more outside Cog's runtime to capture the full traceback."""
+        script = Path(__file__).with_name("diagnose_setup.py")
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "PYTHONNOUSERSITE": "1",
+            "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '')}",
+        }
+        try:
+            result = subprocess.run(
+                [str(self.environment.python), str(script), self.predictor_ref],
+                cwd=self.model_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return ""
+        lines = [line for line in result.stderr.splitlines() if "DeprecationWarning" not in line]
+        return "\n".join(lines)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -356,6 +399,11 @@ class CogProcess:
         error = completed.get("error")
         if watchdog.fired and status in ("canceled", "failed"):
             status, error = "failed", watchdog.reason
+        elif status == "failed" and not self.is_usable():
+            error = (
+                f"The model process crashed ({error or 'no details'}). "
+                "It will be restarted for the next prediction."
+            )
         return Result(
             status=status if status in TERMINAL else "failed",
             output=completed.get("output"),
