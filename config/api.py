@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.api import router as account_router
 from apps.accounts.auth import INVALID, TokenAuth
+from apps.catalog.api import router as catalog_router
 from apps.core.problems import ApiError, problem_response
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", account_router)
+api.add_router("", catalog_router)
 
 
 @api.exception_handler(ApiError)

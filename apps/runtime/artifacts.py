@@ -92,10 +92,11 @@ def unpack(archive: io.BufferedIOBase | bytes, target: Path, *, max_bytes: int) 
                 if not (member.isfile() or member.isdir()):
                     raise ArtifactError(f"{member.name}: links and special files are not allowed")
             tar.extractall(target, filter="data")  # noqa: S202 (the data filter refuses escapes)
-    except tarfile.TarError as exc:
-        raise ArtifactError(f"not a valid .tar.gz or .zip archive ({exc})") from None
-    except (tarfile.FilterError, OSError) as exc:
-        raise ArtifactError(f"unsafe archive member: {exc}") from None
+    except tarfile.FilterError as exc:
+        raise ArtifactError(f"unsafe archive member {exc.tarinfo.name!r}: it points outside "
+                            "the model directory") from None
+    except (tarfile.TarError, OSError, EOFError):
+        raise ArtifactError("not a valid .tar.gz or .zip archive") from None
     _lift_single_top_folder(target)
 
 
@@ -112,8 +113,8 @@ def _unzip(data: bytes, target: Path, max_bytes: int) -> None:
                 if root != destination and root not in destination.parents:
                     raise ArtifactError(f"{info.filename}: path escapes the archive")
             archive.extractall(target)  # noqa: S202 (paths checked above)
-    except zipfile.BadZipFile as exc:
-        raise ArtifactError(f"not a valid .tar.gz or .zip archive ({exc})") from None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise ArtifactError("not a valid .tar.gz or .zip archive") from None
     _lift_single_top_folder(target)
 
 
