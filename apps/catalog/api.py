@@ -111,11 +111,15 @@ def version_delete(request, owner: str, name: str, version_id: str):
     if version is None:
         raise not_found()
     if model.is_public:
-        raise ApiError(409, "Cannot delete version",
-                       "Versions of public models cannot be deleted; make the model private.")
+        raise ApiError(
+            409,
+            "Cannot delete version",
+            "Versions of public models cannot be deleted; make the model private.",
+        )
     if version.predictions.exclude(owner=model.owner).exists():
-        raise ApiError(409, "Cannot delete version",
-                       "Other accounts have run predictions with this version.")
+        raise ApiError(
+            409, "Cannot delete version", "Other accounts have run predictions with this version."
+        )
     version.artifact.delete(save=False)
     version.delete()
     model.refresh_latest_version()

@@ -93,8 +93,9 @@ def unpack(archive: io.BufferedIOBase | bytes, target: Path, *, max_bytes: int) 
                     raise ArtifactError(f"{member.name}: links and special files are not allowed")
             tar.extractall(target, filter="data")  # noqa: S202 (the data filter refuses escapes)
     except tarfile.FilterError as exc:
-        raise ArtifactError(f"unsafe archive member {exc.tarinfo.name!r}: it points outside "
-                            "the model directory") from None
+        raise ArtifactError(
+            f"unsafe archive member {exc.tarinfo.name!r}: it points outside the model directory"
+        ) from None
     except (tarfile.TarError, OSError, EOFError):
         raise ArtifactError("not a valid .tar.gz or .zip archive") from None
     _lift_single_top_folder(target)

@@ -195,7 +195,8 @@ class ModelPool:
         from apps.runtime.schema import input_schema
 
         single, many = inputs.file_fields(input_schema(spec.schema))
-        localized = dict(raw_inputs)
+        # Cog's validator refuses an explicit null even for optional inputs: leave them out.
+        localized = {k: v for k, v in raw_inputs.items() if v is not None}
 
         def one(name: str, value: Any) -> str:
             try:

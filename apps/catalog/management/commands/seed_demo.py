@@ -133,6 +133,8 @@ class Command(BaseCommand):
         if Prediction.objects.filter(version=version, is_example=True).exists():
             return
         example = json.loads(example_file.read_text())
+        if set(example) == {"input"} and isinstance(example["input"], dict):
+            example = example["input"]
         inputs = {key: self._file_input(model, directory, value) for key, value in example.items()}
         prediction_create(
             version=version,
