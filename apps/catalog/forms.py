@@ -49,7 +49,6 @@ class PushForm(forms.Form):
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
         if archive.size > settings.MAX_VERSION_ARCHIVE_BYTES:
-            raise forms.ValidationError(
-                f"The archive must be smaller than {settings.MAX_VERSION_ARCHIVE_BYTES // 2**20} MB."
-            )
+            limit = settings.MAX_VERSION_ARCHIVE_BYTES // 2**20
+            raise forms.ValidationError(f"The archive must be smaller than {limit} MB.")
         return archive

@@ -1,0 +1,6 @@
+from cog import BaseRunner, Input
+
+
+class Runner(BaseRunner):
+    def run(self, text: str = Input(accept="text/plain")) -> str:
+        return text

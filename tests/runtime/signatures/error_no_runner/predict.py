@@ -1,0 +1,6 @@
+from cog import BaseRunner
+
+
+class Model(BaseRunner):
+    def run(self, text: str) -> str:
+        return text

@@ -1,0 +1,10 @@
+from cog import BaseRunner
+
+
+class Color:
+    pass
+
+
+class Runner(BaseRunner):
+    def run(self, color: Color) -> str:
+        return "ok"
