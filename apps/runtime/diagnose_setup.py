@@ -24,6 +24,7 @@ def main() -> int:
         if inspect.isawaitable(result):
             asyncio.run(result)
     except BaseException:  # noqa: BLE001 (everything is reported to the user)
+        sys.stdout.flush()
         traceback.print_exc()
         return 1
     print("setup() succeeded when run again: the failure may depend on timing or memory")

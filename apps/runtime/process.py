@@ -71,19 +71,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _clean_setup_logs(raw: str) -> str:
-    """Keep the model's own output from coglet's setup log, without coglet's bookkeeping."""
-    lines = []
-    for line in raw.splitlines():
-        if line.startswith("[coglet::setup] "):
-            text = line.removeprefix("[coglet::setup] ")
-            if "DeprecationWarning" not in text:
-                lines.append(text)
-        elif not line.startswith("[coglet"):
-            lines.append(line)
-    return "\n".join(lines)
-
-
 def _signal_name(returncode: int | None) -> str:
     if returncode is None or returncode >= 0:
         return f"exit code {returncode}"
@@ -186,13 +173,15 @@ class CogProcess:
             health = self.health()
             status = health.get("status") if health else None
             if status in ("READY", "BUSY"):
-                logs = _clean_setup_logs(health.get("setup", {}).get("logs", ""))
-                self.setup = SetupInfo(time.monotonic() - started, logs)
+                seconds = time.monotonic() - started
+                self.setup = SetupInfo(seconds, self._wait_for_setup_output())
                 return self.setup
             if status == "SETUP_FAILED":
                 summary = health.get("setup", {}).get("logs", "").rsplit(": ", 2)[-2:]
                 self.stop()
-                logs = "\n".join(filter(None, [self.setup_output(), self.diagnose_setup()]))
+                # Cog loses the output of a failing setup() now and then, and keeps only the
+                # last line of its exception: running setup() again shows both in full.
+                logs = self.diagnose_setup() or self.setup_output()
                 raise SetupFailed(f"setup() failed: {': '.join(summary)}", logs)
             if self.process.poll() is not None:
                 tail = self.log_tail()
@@ -242,6 +231,19 @@ class CogProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def _wait_for_setup_output(self, marker: str = '"Setup complete"', timeout: float = 2) -> str:
+        # Cog declares READY (or SETUP_FAILED) before the model's setup() prints reach its log
+        # and the health-check's copy of it: wait for the record that ends setup, briefly.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if marker in self.log_path.read_text(errors="replace"):
+                    break
+            except OSError:
+                break
+            time.sleep(0.01)
+        return self.setup_output()
+
     def setup_output(self) -> str:
         """What the model printed during setup, read from Cog's structured log."""
         lines = []
@@ -254,10 +256,11 @@ class CogProcess:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if record.get("target") != "coglet::setup":
-                continue
             message = record.get("fields", {}).get("message", "")
-            if "DeprecationWarning" not in message:
+            target = record.get("target")
+            if target == "coglet::worker_bridge" and message == "Setup complete":
+                break
+            if target in ("coglet::setup", "coglet::user") and "DeprecationWarning" not in message:
                 lines.append(message)
         return "\n".join(lines)
 
@@ -281,8 +284,8 @@ class CogProcess:
             )
         except subprocess.TimeoutExpired:
             return ""
-        lines = [line for line in result.stderr.splitlines() if "DeprecationWarning" not in line]
-        return "\n".join(lines)
+        output = (result.stdout + result.stderr).splitlines()
+        return "\n".join(line for line in output if "DeprecationWarning" not in line)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
