@@ -71,7 +71,9 @@ def version_push(
     for warning in config.warnings:
         emit(f"warning: {warning}")
     try:
-        environment = environments.ensure(config.requirements, log=emit)
+        environment = environments.ensure(
+            config.requirements, log=emit, pip_commands=config.pip_commands
+        )
     except environments.EnvironmentBuildError as exc:
         raise PushError(
             "Installing the model's Python requirements failed", "\n".join(lines[-40:]) or str(exc)

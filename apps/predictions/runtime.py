@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from apps.catalog.models import Version
+from apps.runtime.cogyaml import pip_commands
 from apps.runtime.pool import ModelPool, PoolSettings, VersionSpec
 
 _pool: ModelPool | None = None
@@ -67,6 +68,7 @@ def version_spec(version: Version) -> VersionSpec:
             return handle.read()
 
     environment = version.config.get("environment") or []
+    commands, _skipped = pip_commands(version.config.get("build") or {})
     return VersionSpec(
         digest=version.digest,
         predictor_ref=version.predictor_ref,
@@ -75,4 +77,5 @@ def version_spec(version: Version) -> VersionSpec:
         load_artifact=load_artifact,
         environment=tuple(tuple(str(e).split("=", 1)) for e in environment if "=" in str(e)),
         concurrency=version.concurrency,
+        pip_commands=tuple(tuple(command) for command in commands),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,10 +16,24 @@ from django.utils import timezone
 
 from apps.accounts.models import Account, User
 from apps.catalog.models import Model, Version
+from apps.core.redis import client as redis_client
 from apps.predictions.models import Prediction
 from apps.predictions.runtime import get_pool, public_base, version_spec
 
 SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
+
+
+SECRET_MASK = "**********"  # noqa: S105 (what is stored instead of a secret)
+SECRET_TTL = 24 * 3600  # a queued prediction's secrets wait this long in Redis, at most
+
+
+def secret_fields(version: Version) -> set[str]:
+    properties = version.input_schema.get("properties") or {}
+    return {name for name, prop in properties.items() if prop.get("x-cog-secret")}
+
+
+def _secrets_key(prediction_id: str) -> str:
+    return f"selfrep:secrets:{prediction_id}"
 
 
 def prediction_create(
@@ -30,15 +45,20 @@ def prediction_create(
     source: str = Prediction.Source.API,
     is_example: bool = False,
 ) -> Prediction:
+    # Secret inputs never reach the database: the worker gets them through Redis, once.
+    secrets = {k: v for k, v in input.items() if k in secret_fields(version) and v is not None}
+    stored = {k: (SECRET_MASK if k in secrets else v) for k, v in input.items()}
     prediction = Prediction.objects.create(
         owner=owner,
         created_by=created_by,
         model=version.model,
         version=version,
         source=source,
-        input=input,
+        input=stored,
         is_example=is_example,
     )
+    if secrets:
+        redis_client().set(_secrets_key(prediction.id), json.dumps(secrets), ex=SECRET_TTL)
     from apps.predictions.tasks import run_prediction
 
     transaction.on_commit(lambda: run_prediction.send(prediction.id))
@@ -118,10 +138,14 @@ def prediction_run(prediction_id: str) -> Prediction | None:
     version = prediction.version
     publish = _Publisher(prediction)
     progress = _Progress(prediction, publish)
+    inputs = dict(prediction.input)
+    secrets = redis_client().getdel(_secrets_key(prediction.id))
+    if secrets:
+        inputs.update(json.loads(secrets))
     outcome = get_pool().run(
         version_spec(version),
         prediction.id,
-        prediction.input,
+        inputs,
         on_event=progress,
         time_limit=settings.PREDICTION_TIME_LIMIT,
     )

@@ -664,6 +664,10 @@ def generate(ref: str, train: bool = False) -> dict[str, Any]:
     if not (inspect.isclass(target) or inspect.isfunction(target)):
         raise SchemaGenerationError(f"{path}:{class_name} is not a class or a function")
 
+    # Cog's Python inspector refuses list[SomeModel] and Iterator[SomeModel] outputs, which its
+    # build-time generator (and the runtime) accept: inspect the element type, wrap it below.
+    collection = _unwrap_model_collection(target, module_name, class_name, train)
+
     try:
         if train and inspect.isclass(target) and hasattr(target, "train"):
             # Training classes (setup() + train()) are inspected through their train().
@@ -710,6 +714,8 @@ def generate(ref: str, train: bool = False) -> dict[str, Any]:
         version=cog.__version__,
         train=train,
     )
+    if collection is not None:
+        _wrap_output(document, collection, "TrainingOutput" if train else "Output")
     document["x-selfrep"] = {
         "cog_version": cog.__version__,
         "predictor": ref,
@@ -717,6 +723,66 @@ def generate(ref: str, train: bool = False) -> dict[str, Any]:
         "train": train,
     }
     return go_json(document)
+
+
+_MODEL_COLLECTIONS = {
+    list: "list",
+    typing.List: "list",  # noqa: UP006 (what users write)
+    typing.Iterator: "iterator",  # noqa: UP006
+    typing.AsyncIterator: "iterator",  # noqa: UP006
+}
+
+
+def _is_output_model(value: Any) -> bool:
+    if not inspect.isclass(value):
+        return False
+    try:
+        from cog import BaseModel
+
+        if issubclass(value, BaseModel):
+            return True
+    except ImportError:
+        pass
+    return any(
+        base.__name__ == "BaseModel" and base.__module__.startswith("pydantic")
+        for base in inspect.getmro(value)
+    )
+
+
+def _unwrap_model_collection(target: Any, module_name: str, name: str, train: bool) -> str | None:
+    """If the output is a list or iterator of BaseModels, point the function's return annotation
+    at the element type (so Cog's inspector describes it) and say which collection it was."""
+    import collections.abc
+
+    from cog import _inspector
+
+    try:
+        fn = _inspector._unwrap(target_function(sys.modules[module_name], module_name, name, train))
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 (the inspector reports such problems properly)
+        return None
+    annotation = hints.get("return")
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    kinds = {
+        **_MODEL_COLLECTIONS,
+        collections.abc.Iterator: "iterator",
+        collections.abc.AsyncIterator: "iterator",
+    }
+    if origin not in kinds or len(args) != 1 or not _is_output_model(args[0]):
+        return None
+    fn.__annotations__["return"] = args[0]
+    return kinds[origin]
+
+
+def _wrap_output(document: dict[str, Any], collection: str, key: str) -> None:
+    schemas = document["components"]["schemas"]
+    item = {k: v for k, v in schemas[key].items() if k != "title"}
+    wrapped: dict[str, Any] = {"type": "array", "items": item}
+    if collection == "iterator":
+        wrapped["x-cog-array-type"] = "iterator"
+    wrapped["title"] = schemas[key].get("title", key)
+    schemas[key] = wrapped
 
 
 def main(argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class ModelConfig:
     gpu: bool = False
     concurrency_max: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    pip_commands: list[list[str]] = field(default_factory=list)
     train_ref: str | None = None
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
@@ -126,6 +128,46 @@ def _missing_system_packages(names: list[str]) -> list[str]:
     return missing
 
 
+PIP_PREFIXES = (
+    ["pip", "install"],
+    ["pip3", "install"],
+    ["python", "-m", "pip", "install"],
+    ["python3", "-m", "pip", "install"],
+)
+FORBIDDEN_PIP_OPTIONS = {
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--user",
+    "-e",
+    "--editable",
+    "--src",
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+}
+
+
+def pip_commands(build: dict) -> tuple[list[list[str]], list[str]]:
+    """The `pip install ...` lines of build.run (run after the requirements, as Cog does), and
+    the other commands, which this platform does not run."""
+    commands, skipped = [], []
+    for entry in build.get("run") or []:
+        command = entry.get("command") if isinstance(entry, dict) else entry
+        try:
+            argv = shlex.split(str(command))
+        except ValueError:
+            raise ConfigError(f"build.run: cannot parse {command!r}") from None
+        prefix = next((p for p in PIP_PREFIXES if argv[: len(p)] == p), None)
+        if prefix is None or any(a.split("=", 1)[0] in FORBIDDEN_PIP_OPTIONS for a in argv):
+            skipped.append(str(command))
+            continue
+        commands.append(argv[len(prefix) :])
+    return commands, skipped
+
+
 def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
     data = _read_yaml(model_dir / "cog.yaml")
     unknown = sorted(set(data) - SUPPORTED_KEYS)
@@ -160,11 +202,14 @@ def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
                 "build.system_packages needs packages this machine does not have: "
                 f"{', '.join(missing)}. Ask an operator to install them."
             )
-    if build.get("run") or build.get("pre_install"):
+    commands, skipped = pip_commands(build)
+    for command in skipped:
         warnings.append(
-            "build.run/pre_install commands are not run by this platform "
-            "(they would need root in a container); setup() must not rely on them"
+            f"build.run: {command!r} is not run by this platform (only "
+            "`pip install` lines are); setup() must not rely on it"
         )
+    if build.get("pre_install"):
+        warnings.append("build.pre_install is not run by this platform")
 
     concurrency = data.get("concurrency") or {}
     concurrency_max = concurrency.get("max") if isinstance(concurrency, dict) else None
@@ -187,6 +232,7 @@ def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
         gpu=gpu,
         concurrency_max=concurrency_max,
         environment=environment,
+        pip_commands=commands,
         train_ref=data.get("train"),
         warnings=warnings,
         raw=data,

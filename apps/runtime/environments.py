@@ -112,24 +112,27 @@ def shared_packages_dir() -> Path:
     return target
 
 
-def environment_key(requirements: list[str]) -> str:
+def environment_key(requirements: list[str], pip_commands=()) -> str:
     payload = {
         "python": list(sys.version_info[:3]),
         "cog": cog_version(),
         "shared": str(shared_packages_dir()),
         "requirements": [line.strip() for line in requirements],
     }
+    if pip_commands:
+        payload["pip_commands"] = [list(command) for command in pip_commands]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def find(requirements: list[str]) -> Environment | None:
-    path = settings.SELFREP_CACHE_DIR / "envs" / environment_key(requirements)[:24]
+def find(requirements: list[str], pip_commands=()) -> Environment | None:
+    path = settings.SELFREP_CACHE_DIR / "envs" / environment_key(requirements, pip_commands)[:24]
     return Environment(path) if (path / ".ready").exists() else None
 
 
-def ensure(requirements: list[str], log: Log = print) -> Environment:
-    """The environment for these requirements, built now (streaming pip's output) if missing."""
-    key = environment_key(requirements)
+def ensure(requirements: list[str], log: Log = print, pip_commands=()) -> Environment:
+    """The environment for these requirements, built now (streaming pip's output) if missing.
+    `pip_commands` are extra `pip install` argument lists run afterwards (cog.yaml build.run)."""
+    key = environment_key(requirements, pip_commands)
     path = settings.SELFREP_CACHE_DIR / "envs" / key[:24]
     environment = Environment(path)
     if (path / ".ready").exists():
@@ -142,6 +145,9 @@ def ensure(requirements: list[str], log: Log = print) -> Environment:
         shutil.rmtree(path, ignore_errors=True)
         try:
             _build(path, requirements, log)
+            for arguments in pip_commands:
+                log("$ pip install " + " ".join(arguments))
+                _pip(path, list(arguments), log)
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
@@ -156,6 +162,10 @@ def _build(path: Path, requirements: list[str], log: Log) -> None:
     (site / "selfrep-shared.pth").write_text(f"{shared_packages_dir()}\n")
     requirements_file = path / "requirements.txt"
     requirements_file.write_text("\n".join([f"cog=={cog_version()}", *requirements]) + "\n")
+    _pip(path, ["-r", str(requirements_file)], log)
+
+
+def _pip(path: Path, arguments: list[str], log: Log) -> None:
     command = [
         str(path / "bin" / "python"),
         "-m",
@@ -165,8 +175,7 @@ def _build(path: Path, requirements: list[str], log: Log) -> None:
         "--disable-pip-version-check",
         "--progress-bar",
         "off",
-        "-r",
-        str(requirements_file),
+        *arguments,
     ]
     env = dict(os.environ, PIP_NO_WARN_SCRIPT_LOCATION="1", PYTHONNOUSERSITE="1")
     process = subprocess.Popen(
@@ -181,6 +190,5 @@ def _build(path: Path, requirements: list[str], log: Log) -> None:
         log(line)
         tail = (tail + [line])[-15:]
     if process.wait() != 0:
-        raise EnvironmentBuildError(
-            "Installing the model's requirements failed:\n" + "\n".join(tail)
-        )
+        message = "Installing the model's requirements failed:\n" + "\n".join(tail)
+        raise EnvironmentBuildError(message)

@@ -28,6 +28,7 @@ class VersionSpec:
     load_artifact: Callable[[], bytes] = field(compare=False, hash=False)
     environment: tuple[tuple[str, str], ...] = ()
     concurrency: int = 1
+    pip_commands: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass
@@ -114,7 +115,9 @@ class ModelPool:
                     self.processes.pop(spec.digest, None)
                 process.stop()
             environment = environments.ensure(
-                list(spec.requirements), log=lambda line: on_event("log", line + "\n")
+                list(spec.requirements),
+                log=lambda line: on_event("log", line + "\n"),
+                pip_commands=spec.pip_commands,
             )
             model_dir = self._model_dir(spec)
             self._evict(keep=spec.digest, room_for=1)
