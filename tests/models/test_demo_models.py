@@ -118,17 +118,17 @@ def test_the_language_model_streams_that_paris_is_the_capital(pool, demo):
     assert "Paris" in "".join(chunks)
 
 
-def test_the_classifier_labels_the_shipped_photo(pool, demo):
+CATS = {"tiger cat", "Egyptian cat", "tabby", "Persian cat", "Siamese cat", "lynx"}
+
+
+def test_the_classifier_labels_the_shipped_cat_photo_as_a_cat(pool, demo):
     spec = demo("efficientnet-lite0")
-    image = next(MODELS.joinpath("efficientnet-lite0").glob("example.*"))
-    expected = (MODELS / "efficientnet-lite0" / "EXPECTED_LABELS").read_text().split("\n")
-    outcome, _ = predict(
-        pool, spec, {"image": data_uri(image.read_bytes(), "image/jpeg"), "top_k": 3}
-    )
+    photo = (MODELS / "efficientnet-lite0" / "example.jpg").read_bytes()
+    outcome, _ = predict(pool, spec, {"image": data_uri(photo, "image/jpeg"), "top_k": 3})
     labels = outcome.result.output
     assert len(labels) == 3
     assert labels[0]["score"] >= labels[1]["score"] >= labels[2]["score"]
-    assert labels[0]["label"] in [line for line in expected if line]
+    assert {label["label"] for label in labels} <= CATS
 
 
 def test_whisper_transcribes_espeak_speech(pool, demo, tmp_path):
@@ -136,14 +136,22 @@ def test_whisper_transcribes_espeak_speech(pool, demo, tmp_path):
     assert espeak, "the speech test needs Debian's espeak-ng (apt-get install espeak-ng)"
     wav = tmp_path / "speech.wav"
     subprocess.run(
-        [espeak, "-s", "140", "-w", str(wav), "Hello world. The weather is sunny today."],
+        [
+            espeak,
+            "-s",
+            "140",
+            "-w",
+            str(wav),
+            "Hello world. This is a test of the speech recognition model.",
+        ],
         check=True,
     )
     outcome, _ = predict(
         pool, demo("whisper-tiny-en"), {"audio": data_uri(wav.read_bytes(), "audio/wav")}
     )
     text = outcome.result.output["text"].lower()
-    assert "hello" in text and "world" in text and "weather" in text
+    for word in ("hello", "world", "test", "speech", "recognition"):
+        assert word in text, text
     assert outcome.result.output["segments"][0]["start"] >= 0
 
 
