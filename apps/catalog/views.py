@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import mimetypes
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -12,14 +14,33 @@ from apps.catalog.services import PushError, version_push_archive
 
 def model_detail(request, owner: str, name: str):
     model, can_manage = get_model_for_user(request.user, owner, name)
+    example = (
+        model.predictions.filter(is_example=True, status="succeeded")
+        .order_by("-created_at")
+        .first()
+    )
     versions = model.versions.only(
         "digest", "created_at", "cog_version", "setup_status", "openapi_schema"
     )[:50]
     return render(
         request,
         "catalog/model.html",
-        {"model": model, "can_manage": can_manage, "versions": versions},
+        {
+            "model": model,
+            "can_manage": can_manage,
+            "versions": versions,
+            "example": example,
+            "example_image": _image_url(example.output) if example else None,
+        },
     )
+
+
+def _image_url(output) -> str | None:
+    if isinstance(output, str) and output.startswith(("http://", "https://")):
+        content_type = mimetypes.guess_type(output.split("?", 1)[0])[0] or ""
+        if content_type.startswith("image/"):
+            return output
+    return None
 
 
 def _manageable(request, owner: str, name: str):
