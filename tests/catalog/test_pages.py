@@ -137,3 +137,30 @@ def test_a_failed_push_shows_the_error_next_to_the_field(client_for, cast):
     html = response.content.decode()
     assert "could not be loaded" in html
     assert not Version.objects.exists()
+
+
+def test_the_model_page_shows_the_example_prediction(client, cast):
+    from apps.predictions.models import Prediction
+
+    model = make_model(cast, visibility="public")
+    version = Version.objects.create(
+        model=model,
+        digest="a" * 64,
+        openapi_schema={},
+        cog_version="0.23.1",
+        predictor_ref="predict.py:Predictor",
+    )
+    Prediction.objects.create(
+        owner=model.owner,
+        model=model,
+        version=version,
+        is_example=True,
+        status="succeeded",
+        input={"prompt": "a <b>bold</b> cat"},
+        output="http://testserver/media/predictions/x/out.png",
+        metrics={"predict_time": 0.5},
+    )
+    html = client.get("/acme/secret-sauce").content.decode()
+    assert "Example" in html
+    assert "a &lt;b&gt;bold&lt;/b&gt; cat" in html
+    assert '<img src="http://testserver/media/predictions/x/out.png"' in html

@@ -198,3 +198,13 @@ def test_terrain_diffusion_makes_a_png_of_the_requested_size(pool, demo, size):
     path = outcome.result.output
     assert isinstance(path, Path)
     assert _png_size(path.read_bytes()) == (size, size)
+
+
+def test_a_file_that_is_not_an_image_fails_clearly_and_the_model_keeps_working(pool, demo):
+    spec = demo("rapidocr")
+    outcome = pool.run(spec, uuid.uuid4().hex, {"image": data_uri(b"not a picture", "image/png")},
+                       on_event=lambda kind, data: None, time_limit=60)
+    assert outcome.result.status == "failed"
+    assert outcome.result.error
+    ok, _ = predict(pool, spec, {"image": data_uri(_text_png(["Still working"]), "image/png")})
+    assert "Stillworking" in ok.result.output["text"].replace(" ", "")

@@ -108,7 +108,9 @@ def specs(tmp_path_factory) -> dict[str, VersionSpec]:
             "odd",
             """
             class Predictor(BasePredictor):
-                def predict(self, size: int = 10) -> str:
+                def predict(self, size: int = 10, weird: bool = False) -> str:
+                    if weird:
+                        return object()  # not JSON
                     return "x" * size
         """,
         ),
@@ -311,3 +313,11 @@ def test_idle_processes_are_evicted_least_recently_used_first(tmp_path, specs):
         assert third.setup is not None  # evicted earlier, so a cold start again
     finally:
         small.shutdown()
+
+
+def test_an_output_that_is_not_json_fails_clearly_and_the_process_survives(pool, specs):
+    outcome, _ = run(pool, specs["odd"], {"weird": True})
+    assert outcome.result.status == "failed"
+    assert "not JSON serializable" in outcome.result.error
+    again, _ = run(pool, specs["odd"], {"size": 2})
+    assert again.result.output == "xx"
