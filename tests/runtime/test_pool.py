@@ -66,7 +66,7 @@ def specs(tmp_path_factory) -> dict[str, VersionSpec]:
                     self.greeting = "hello"
                 def predict(self, text: str = Input(default="world"),
                             fail: bool = False, hang: bool = False,
-                            crash: bool = False) -> str:
+                            crash: bool = False, sleep: float = 0) -> str:
                     print(f"greeting {text}")
                     if fail:
                         raise ValueError("the model refused")
@@ -75,6 +75,8 @@ def specs(tmp_path_factory) -> dict[str, VersionSpec]:
                             pass
                     if crash:
                         os.kill(os.getpid(), 9)
+                    for _ in range(int(sleep * 10)):
+                        time.sleep(0.1)
                     return f"{self.greeting} {text}"
         """,
         ),
@@ -261,27 +263,43 @@ def test_bad_file_inputs_fail_clearly(pool, specs, file_host, value, message):
     assert message in outcome.result.error
 
 
-def test_cancel_stops_a_running_prediction_without_killing_the_process(pool, specs):
+def _run_in_background(pool, spec, inputs, prediction_id):
     results = {}
 
     def background():
-        results["outcome"], _ = run(
-            pool, specs["echo"], {"hang": True}, limit=60, prediction_id="to-cancel"
-        )
+        results["outcome"], _ = run(pool, spec, inputs, limit=60, prediction_id=prediction_id)
 
     thread = threading.Thread(target=background)
     thread.start()
     deadline = time.monotonic() + 20
-    while "to-cancel" not in pool.running and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while prediction_id not in pool.running and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(0.3)
+    return thread, results
+
+
+def test_cancel_stops_a_running_prediction_without_killing_the_process(pool, specs):
+    run(pool, specs["echo"], {"text": "warm up"})
+    thread, results = _run_in_background(pool, specs["echo"], {"sleep": 30}, "to-cancel")
+    started = time.monotonic()
     assert pool.cancel("to-cancel")
     thread.join(30)
-    # A busy loop in pure Python cannot be interrupted by Cog's cancel; the grace period
-    # then kills it. Either way the prediction ends, and the next one works.
-    assert results["outcome"].result.status in ("canceled", "failed")
+    assert results["outcome"].result.status == "canceled"
+    assert time.monotonic() - started < 5
     again, _ = run(pool, specs["echo"], {"text": "after cancel"})
     assert again.result.output == "hello after cancel"
+    assert again.setup is None  # the same, healthy process
+
+
+def test_a_model_that_ignores_cancel_still_ends_and_the_next_prediction_works(pool, specs):
+    # A busy loop in pure Python may never reach a point where Cog's cancel lands; the
+    # time limit then stops it.
+    thread, results = _run_in_background(pool, specs["echo"], {"hang": True}, "stubborn")
+    pool.cancel("stubborn")
+    thread.join(90)
+    assert results["outcome"].result.status in ("canceled", "failed")
+    again, _ = run(pool, specs["echo"], {"text": "after"})
+    assert again.result.output == "hello after"
 
 
 def test_huge_outputs_are_returned_whole(pool, specs):
