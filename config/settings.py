@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.runtime",
     "apps.predictions",
+    "apps.files",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dramatiq
 from django.conf import settings
 
+from apps.predictions import webhooks  # noqa: F401 (its actors run on this worker too)
 from apps.predictions.services import prediction_run
 
 # Dramatiq's default 10-minute limit would kill long predictions; ours is enforced by the

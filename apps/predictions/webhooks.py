@@ -1,0 +1,5 @@
+"""Webhook delivery (being built)."""
+
+from ninja import Router
+
+router = Router(tags=["webhooks"])
