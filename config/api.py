@@ -11,10 +11,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.accounts.api import router as account_router
 from apps.accounts.auth import INVALID, TokenAuth
 from apps.catalog.api import router as catalog_router
+from apps.core.problems import ApiError, problem_response
 from apps.files.api import router as files_router
 from apps.predictions.api import router as predictions_router
 from apps.predictions.webhooks import router as webhooks_router
-from apps.core.problems import ApiError, problem_response
 
 logger = logging.getLogger(__name__)
 

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from apps.core import views as core_views
+from apps.predictions.streaming import prediction_stream
 from config.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("v1/streams/<str:token>", prediction_stream, name="prediction_stream"),
     path("v1/", api.urls),
     re_path(r"^v1/.*$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),

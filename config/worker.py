@@ -27,11 +27,19 @@ class DatabaseConnections(dramatiq.Middleware):
 
 
 class ModelProcesses(dramatiq.Middleware):
-    """Stop this worker's model processes when the worker stops."""
+    """Heartbeats, cancel requests and the sweeper while the worker runs; its model
+    processes stopped when it stops."""
+
+    def after_worker_boot(self, broker, worker):
+        from apps.predictions import heartbeat
+
+        heartbeat.start()
 
     def after_worker_shutdown(self, broker, worker):
+        from apps.predictions import heartbeat
         from apps.predictions.runtime import shutdown_pool
 
+        heartbeat.stop()
         shutdown_pool()
 
 

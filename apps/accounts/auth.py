@@ -6,6 +6,7 @@ from ninja.security import HttpBearer
 
 from apps.accounts.models import Account
 from apps.accounts.services import token_authenticate
+from apps.core import ratelimit
 from apps.core.problems import ApiError
 
 MISSING = "You did not pass an authentication token"
@@ -27,4 +28,5 @@ class TokenAuth(HttpBearer):
         if api_token is None:
             raise ApiError(401, "Unauthenticated", INVALID)
         request.api_token = api_token
+        ratelimit.check(request, api_token.account_id)
         return api_token.account

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts.models import Account, HttpsURLField, User
 from apps.billing.models import Hardware
 
+DEFAULT_HARDWARE = "cpu"
 MODEL_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
 
 
@@ -58,6 +59,7 @@ class Model(models.Model):
     github_url = HttpsURLField("GitHub URL", blank=True)
     paper_url = HttpsURLField("paper URL", blank=True)
     license_url = HttpsURLField("licence URL", blank=True)
+    weights_url = HttpsURLField("weights URL", blank=True)
     cover_image = models.FileField(upload_to="covers/", blank=True)
     default_hardware = models.ForeignKey(
         Hardware, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -94,8 +96,13 @@ class Model(models.Model):
         """Members of the owning account may push versions and change settings."""
         return self.owner.is_member(user)
 
-    def hardware(self) -> Hardware:
-        return self.default_hardware or Hardware.objects.get(sku="cpu")
+    def hardware(self) -> Hardware | None:
+        return self.default_hardware or Hardware.objects.filter(sku=DEFAULT_HARDWARE).first()
+
+    @property
+    def queue_name(self) -> str:
+        """The queue of this model's hardware; `cpu` when none is chosen."""
+        return self.default_hardware.queue_name if self.default_hardware_id else DEFAULT_HARDWARE
 
     def refresh_latest_version(self) -> None:
         self.latest_version = self.versions.order_by("-created_at", "-pk").first()

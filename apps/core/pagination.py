@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from apps.core.links import absolute_url
@@ -43,9 +44,10 @@ def _link(request, cursor: str) -> str:
 
 
 def paginate(
-    request, queryset: QuerySet, serialize: Callable[[Any], dict], *, page_size: int = 100
+    request, queryset: QuerySet, serialize: Callable[[Any], dict], *, page_size: int | None = None
 ) -> dict:
     """One page of `queryset`, newest first (by created_at, then primary key)."""
+    page_size = page_size or settings.API_PAGE_SIZE
     cursor = request.GET.get("cursor")
     reverse = False
     if cursor:

@@ -1,3 +1,291 @@
+"""Replicate's prediction endpoints: create (three ways), get, list, cancel."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.http import JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from ninja import Router
 
+from apps.accounts.models import Account
+from apps.catalog.access import get_model_for_account
+from apps.catalog.models import Model, Version
+from apps.core.problems import ApiError, not_found
+from apps.predictions.models import Prediction
+from apps.predictions.serializers import prediction_json
+from apps.predictions.services import prediction_cancel, prediction_create, prediction_wait
+from apps.predictions.validation import invalid, validate_input
+
 router = Router(tags=["predictions"])
+
+BODY_KEYS = {"version", "input", "webhook", "webhook_events_filter", "stream", "webhook_completed"}
+WEBHOOK_EVENTS = {"start", "output", "logs", "completed"}
+PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+VERSION_REF = re.compile(r"^([^/\s]+)/([^/:\s]+)(?::([0-9a-f]{64}))?$")
+
+CREATE_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["input"],
+                "additionalProperties": False,
+                "properties": {
+                    "version": {
+                        "type": "string",
+                        "description": "64-hex version id, "
+                        "owner/name:version or owner/name (latest version)",
+                    },
+                    "input": {"type": "object"},
+                    "webhook": {"type": "string", "format": "uri"},
+                    "webhook_events_filter": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": sorted(WEBHOOK_EVENTS)},
+                    },
+                    "stream": {"type": "boolean", "deprecated": True},
+                },
+            }
+        }
+    },
+}
+
+
+def _base(request) -> str:
+    from django.conf import settings
+
+    return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
+
+
+def _body(request, *, allow_version: bool) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "Invalid JSON", f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise invalid([("invalid_type", "", "the request body must be a JSON object")])
+    allowed = BODY_KEYS if allow_version else BODY_KEYS - {"version"}
+    problems = [
+        ("additional_property_not_allowed", "", f"Additional property {key} is not allowed")
+        for key in body
+        if key not in allowed
+    ]
+    if "input" not in body:
+        problems.append(("required", "", "input is required"))
+    if allow_version and "version" not in body:
+        problems.append(("required", "", "version is required"))
+    if problems:
+        raise invalid(problems)
+    return body
+
+
+def _webhook_options(body: dict) -> tuple[str, list[str]]:
+    webhook = body.get("webhook") or body.get("webhook_completed") or ""
+    events = body.get("webhook_events_filter")
+    if body.get("webhook_completed") and not body.get("webhook") and events is None:
+        events = ["completed"]
+    if webhook and (
+        not isinstance(webhook, str) or not webhook.startswith(("https://", "http://"))
+    ):
+        raise invalid([("format", "webhook", "webhook must be an http(s) URL")])
+    if events is not None and (
+        not isinstance(events, list) or not all(e in WEBHOOK_EVENTS for e in events)
+    ):
+        raise invalid(
+            [
+                (
+                    "enum",
+                    "webhook_events_filter",
+                    "webhook_events_filter items must be one of: start, output, logs, completed",
+                )
+            ]
+        )
+    return webhook, list(dict.fromkeys(events or []))
+
+
+def _cancel_after(request) -> datetime | None:
+    raw = request.headers.get("Cancel-After")
+    if raw is None:
+        return None
+    match = DURATION.match(raw.strip())
+    if not raw.strip() or not match or not any(match.groups()):
+        raise ApiError(
+            400,
+            "Invalid Cancel-After",
+            "Cancel-After must be a duration such as 30, 90s, 5m or 1h30m.",
+        )
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 5 <= total <= 24 * 3600:
+        raise ApiError(
+            400, "Invalid Cancel-After", "Cancel-After must be between 5 seconds and 24 hours."
+        )
+    return timezone.now() + timedelta(seconds=total)
+
+
+def _prefer_wait(request) -> int | None:
+    raw = request.headers.get("Prefer")
+    if raw is None:
+        return None
+    match = PREFER_WAIT.match(raw)
+    if not match:
+        raise ApiError(
+            400, "Invalid Prefer header", "Prefer must be `wait` or `wait=N` with N from 1 to 60."
+        )
+    seconds = int(match.group(1) or 60)
+    if not 1 <= seconds <= 60:
+        raise ApiError(
+            400, "Invalid Prefer header", f"Prefer: wait={seconds} is out of range: use 1 to 60 seconds."
+        )
+    return seconds
+
+
+def _invalid_version() -> ApiError:
+    return ApiError(
+        422,
+        "Invalid version or not permitted",
+        "The specified version does not exist (or perhaps you don't have permission to use it?)",
+    )
+
+
+def _resolve_version(account: Account, ref) -> Version:
+    if not isinstance(ref, str):
+        raise _invalid_version()
+    visible = Model.objects.visible_to_account(account)
+    if HEX64.match(ref):
+        versions = Version.objects.filter(digest=ref, model__in=visible).select_related("model")
+        # The same content may be pushed to several models: prefer the caller's own.
+        version = sorted(versions, key=lambda v: v.model.owner_id != account.pk)[:1]
+        if version:
+            return version[0]
+        raise _invalid_version()
+    match = VERSION_REF.match(ref)
+    if not match:
+        raise _invalid_version()
+    owner, name, digest = match.groups()
+    model = visible.filter(owner__name__iexact=owner, name__iexact=name).first()
+    if model is None:
+        raise _invalid_version()
+    version = model.versions.filter(digest=digest).first() if digest else model.latest_version
+    if version is None:
+        raise _invalid_version()
+    return version
+
+
+def _create(request, version: Version, body: dict):
+    wait = _prefer_wait(request)
+    deadline = _cancel_after(request)
+    webhook, events = _webhook_options(body)
+    inputs = validate_input(version.openapi_schema, body.get("input"))
+    with transaction.atomic():
+        prediction = prediction_create(
+            version=version,
+            owner=request.auth,
+            input=inputs,
+            created_by=request.auth.user if request.auth.user_id else None,
+            webhook=webhook,
+            webhook_events_filter=events,
+            deadline=deadline,
+        )
+    headers = {}
+    if wait is not None:
+        prediction = prediction_wait(prediction, wait - 0.25)
+        headers["Preference-Applied"] = f"wait={wait}"
+    body = prediction_json(prediction, _base(request))
+    if wait is not None and not prediction.is_terminal:
+        # Clients take anything but `starting` as finished: say `starting` until it is.
+        body["status"] = Prediction.Status.STARTING
+    response = JsonResponse(body, status=201)
+    response["Location"] = body["urls"]["get"]
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+@router.post(
+    "/predictions",
+    url_name="prediction_create",
+    summary="Create a prediction",
+    openapi_extra={"requestBody": CREATE_BODY},
+)
+def create_prediction(request):
+    body = _body(request, allow_version=True)
+    return _create(request, _resolve_version(request.auth, body["version"]), body)
+
+
+@router.post(
+    "/models/{owner}/{name}/predictions",
+    url_name="model_prediction_create",
+    summary="Create a prediction with a model's latest version",
+    openapi_extra={"requestBody": CREATE_BODY},
+)
+def create_model_prediction(request, owner: str, name: str):
+    body = _body(request, allow_version=False)
+    model = get_model_for_account(request.auth, owner, name)
+    if model.latest_version is None:
+        raise ApiError(
+            422, "Model has no versions", f"{model.full_name} has no versions to run yet."
+        )
+    return _create(request, model.latest_version, body)
+
+
+def _visible_predictions(account: Account):
+    return Prediction.objects.filter(owner=account).select_related("model__owner", "version")
+
+
+def _get(account: Account, prediction_id: str) -> Prediction:
+    prediction = _visible_predictions(account).filter(pk=prediction_id).first()
+    if prediction is None:
+        raise not_found()
+    return prediction
+
+
+@router.get("/predictions/{prediction_id}", url_name="prediction_get", summary="Get a prediction")
+def get_prediction(request, prediction_id: str):
+    return JsonResponse(prediction_json(_get(request.auth, prediction_id), _base(request)))
+
+
+@router.post(
+    "/predictions/{prediction_id}/cancel",
+    url_name="prediction_cancel",
+    summary="Cancel a prediction",
+)
+def cancel_prediction(request, prediction_id: str):
+    prediction = prediction_cancel(_get(request.auth, prediction_id))
+    return JsonResponse(prediction_json(prediction, _base(request)))
+
+
+def _parse_time(request, name: str) -> datetime | None:
+    raw = request.GET.get(name)
+    if raw is None:
+        return None
+    value = parse_datetime(raw.replace(" ", "+"))
+    if value is None:
+        raise ApiError(400, f"Invalid {name}", f"{name} must be an ISO 8601 date and time.")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.utc)
+    return value
+
+
+@router.get("/predictions", url_name="prediction_list", summary="List predictions")
+def list_predictions(request):
+    from apps.core.pagination import paginate
+
+    predictions = _visible_predictions(request.auth)
+    if (after := _parse_time(request, "created_after")) is not None:
+        predictions = predictions.filter(created_at__gte=after)
+    if (before := _parse_time(request, "created_before")) is not None:
+        predictions = predictions.filter(created_at__lt=before)
+    source = request.GET.get("source")
+    if source is not None:
+        if source != "web":
+            raise ApiError(400, "Invalid source", "source can only be `web`.")
+        predictions = predictions.filter(source=source)
+    base = _base(request)
+    return JsonResponse(paginate(request, predictions, lambda p: prediction_json(p, base)))

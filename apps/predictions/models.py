@@ -53,6 +53,9 @@ class Prediction(models.Model):
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=list, blank=True)
     data_removed = models.BooleanField(default=False)
+    deadline = models.DateTimeField(null=True, blank=True)
+    deployment = models.CharField(max_length=200, blank=True)
+    worker_id = models.CharField(max_length=64, blank=True)
     is_example = models.BooleanField(default=False)
 
     class Meta:

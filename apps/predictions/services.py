@@ -1,10 +1,11 @@
-"""The lifecycle of a prediction: create, run on a worker, finish."""
+"""The lifecycle of a prediction: create, run on a worker, cancel, finish."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,14 @@ from django.utils import timezone
 from apps.accounts.models import Account, User
 from apps.catalog.models import Model, Version
 from apps.core.redis import client as redis_client
+from apps.predictions import events
 from apps.predictions.models import Prediction
 from apps.predictions.runtime import get_pool, public_base, version_spec
 
 SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
-
-
 SECRET_MASK = "**********"  # noqa: S105 (what is stored instead of a secret)
 SECRET_TTL = 24 * 3600  # a queued prediction's secrets wait this long in Redis, at most
+CANCEL_CHANNEL = "selfrep:cancel"
 
 
 def secret_fields(version: Version) -> set[str]:
@@ -36,6 +37,27 @@ def _secrets_key(prediction_id: str) -> str:
     return f"selfrep:secrets:{prediction_id}"
 
 
+def _cancel_key(prediction_id: str) -> str:
+    return f"selfrep:cancel:{prediction_id}"
+
+
+def _webhook(prediction: Prediction, event: str) -> None:
+    from apps.predictions import webhooks
+
+    hook = getattr(webhooks, "prediction_webhook", None)
+    if hook is not None and prediction.webhook:
+        hook(prediction, event)
+
+
+def prediction_enqueue(prediction: Prediction) -> None:
+    """Queue the prediction on its hardware's queue; the message carries only the id."""
+    from apps.core.queue import broker
+    from apps.predictions.tasks import run_prediction
+
+    queue = prediction.model.queue_name
+    broker.enqueue(run_prediction.message(prediction.id).copy(queue_name=queue))
+
+
 def prediction_create(
     *,
     version: Version,
@@ -44,6 +66,10 @@ def prediction_create(
     created_by: User | None = None,
     source: str = Prediction.Source.API,
     is_example: bool = False,
+    webhook: str = "",
+    webhook_events_filter: list[str] | None = None,
+    deadline: datetime | None = None,
+    deployment: str = "",
 ) -> Prediction:
     # Secret inputs never reach the database: the worker gets them through Redis, once.
     secrets = {k: v for k, v in input.items() if k in secret_fields(version) and v is not None}
@@ -56,12 +82,14 @@ def prediction_create(
         source=source,
         input=stored,
         is_example=is_example,
+        webhook=webhook,
+        webhook_events_filter=webhook_events_filter or [],
+        deadline=deadline,
+        deployment=deployment,
     )
     if secrets:
         redis_client().set(_secrets_key(prediction.id), json.dumps(secrets), ex=SECRET_TTL)
-    from apps.predictions.tasks import run_prediction
-
-    transaction.on_commit(lambda: run_prediction.send(prediction.id))
+    transaction.on_commit(lambda: prediction_enqueue(prediction))
     return prediction
 
 
@@ -89,7 +117,8 @@ class _Publisher:
 
 
 class _Progress:
-    """Collects a running prediction's logs and outputs, saving them at a bounded rate."""
+    """Takes the runtime's events: appends them to the event log at once, saves them to the
+    database at a bounded rate, and triggers webhooks."""
 
     def __init__(self, prediction: Prediction, publish: _Publisher) -> None:
         self.prediction = prediction
@@ -101,78 +130,106 @@ class _Progress:
 
     def __call__(self, kind: str, payload: Any) -> None:
         with self.lock:
+            prediction = self.prediction
             if kind == "start":  # setup is over: the model's predict() begins now
-                self.prediction.started_at = timezone.now()
-                self.prediction.status = Prediction.Status.PROCESSING
-                Prediction.objects.filter(pk=self.prediction.pk).update(
-                    status=self.prediction.status,
-                    started_at=self.prediction.started_at,
+                prediction.started_at = timezone.now()
+                prediction.status = Prediction.Status.PROCESSING
+                Prediction.objects.filter(pk=prediction.pk).update(
+                    status=prediction.status,
+                    started_at=prediction.started_at,
                     logs="".join(self.logs),
                 )
+                events.append(prediction.id, "status", prediction.status)
+                _webhook(prediction, "start")
                 return
             if kind == "log":
                 self.logs.append(payload)
+                events.append(prediction.id, "logs", payload)
             elif kind == "output":
-                self.outputs.append(self.publish(get_pool().local_files(payload, [])))
+                value = self.publish(get_pool().local_files(payload, []))
+                self.outputs.append(value)
+                events.append(prediction.id, "output", value)
+            else:
+                return
             now = time.monotonic()
             if now - self.last_save >= SAVE_INTERVAL:
                 self.last_save = now
-                Prediction.objects.filter(pk=self.prediction.pk).update(
-                    logs="".join(self.logs),
-                    output=self.outputs if self.outputs else None,
+                prediction.logs = "".join(self.logs)
+                prediction.output = self.outputs or None
+                Prediction.objects.filter(pk=prediction.pk).update(
+                    logs=prediction.logs, output=prediction.output
                 )
+            _webhook(prediction, "output" if kind == "output" else "logs")
+
+
+def _claim(prediction_id: str) -> Prediction | None:
+    from apps.predictions.heartbeat import worker_id
+
+    claimed = Prediction.objects.filter(
+        pk=prediction_id, status=Prediction.Status.STARTING, claimed_at__isnull=True
+    ).update(claimed_at=timezone.now(), worker_id=worker_id())
+    if not claimed:
+        return None  # already taken by a worker, finished, or gone
+    return Prediction.objects.select_related("version__model", "model").get(pk=prediction_id)
 
 
 def prediction_run(prediction_id: str) -> Prediction | None:
     """Run a queued prediction on this worker. Safe to call twice: a prediction that is no
-    longer `starting` is left alone."""
-    claimed = Prediction.objects.filter(
-        pk=prediction_id, status=Prediction.Status.STARTING, claimed_at__isnull=True
-    ).update(claimed_at=timezone.now())
-    prediction = (
-        Prediction.objects.select_related("version__model").filter(pk=prediction_id).first()
-    )
-    if not claimed:
-        return prediction  # already taken by a worker, finished, or gone
+    longer waiting is left alone."""
+    prediction = _claim(prediction_id)
+    if prediction is None:
+        return None
+    now = timezone.now()
+    if prediction.deadline and now >= prediction.deadline:
+        return prediction_finish(prediction, status=Prediction.Status.ABORTED)
+    if redis_client().exists(_cancel_key(prediction.id)):
+        return prediction_finish(prediction, status=Prediction.Status.CANCELED)
 
-    version = prediction.version
-    publish = _Publisher(prediction)
-    progress = _Progress(prediction, publish)
     inputs = dict(prediction.input)
     secrets = redis_client().getdel(_secrets_key(prediction.id))
     if secrets:
         inputs.update(json.loads(secrets))
-    outcome = get_pool().run(
-        version_spec(version),
+    time_limit = settings.PREDICTION_TIME_LIMIT
+    if prediction.deadline:
+        time_limit = min(time_limit, max(1, (prediction.deadline - now).total_seconds()))
+
+    publish = _Publisher(prediction)
+    progress = _Progress(prediction, publish)
+    pool = get_pool()
+    outcome = pool.run(
+        version_spec(prediction.version),
         prediction.id,
         inputs,
         on_event=progress,
-        time_limit=settings.PREDICTION_TIME_LIMIT,
+        time_limit=time_limit,
     )
     result = outcome.result
     output = publish(result.output)
-    get_pool().files.discard_outputs(list(publish.urls) + outcome.files)
+    pool.files.discard_outputs(list(publish.urls) + outcome.files)
 
-    prediction.status = result.status
-    prediction.output = output
-    prediction.error = result.error
-    prediction.logs = "".join(progress.logs) or result.logs
-    prediction.completed_at = timezone.now()
-    prediction.started_at = prediction.started_at or prediction.completed_at
-    prediction.metrics = {
-        **{k: v for k, v in result.metrics.items() if k != "predict_time"},
-        "predict_time": round((prediction.completed_at - prediction.started_at).total_seconds(), 6),
-        "total_time": round((prediction.completed_at - prediction.created_at).total_seconds(), 6),
-    }
+    status, error = result.status, result.error
+    if prediction.deadline and timezone.now() >= prediction.deadline and status != "succeeded":
+        status, error = Prediction.Status.CANCELED, None  # Cancel-After reached while running
+    metrics = {k: v for k, v in result.metrics.items() if k != "predict_time"}
     if outcome.setup is not None:
-        prediction.metrics["setup_time"] = round(outcome.setup.seconds, 6)
-    prediction.save(
-        update_fields=["status", "output", "error", "logs", "started_at", "completed_at", "metrics"]
+        metrics["setup_time"] = round(outcome.setup.seconds, 6)
+    prediction = prediction_finish(
+        prediction,
+        status=status,
+        output=output,
+        error=error,
+        logs="".join(progress.logs) or result.logs,
+        metrics=metrics,
     )
-    Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+    _record_setup(prediction.version, outcome)
+    return prediction
+
+
+def _record_setup(version: Version, outcome) -> None:
     if outcome.setup_failed:
         Version.objects.filter(pk=version.pk).update(
-            setup_status=Version.Setup.FAILED, setup_logs=result.logs or result.error or ""
+            setup_status=Version.Setup.FAILED,
+            setup_logs=outcome.result.logs or outcome.result.error or "",
         )
     elif outcome.setup is not None:
         Version.objects.filter(pk=version.pk).update(
@@ -180,4 +237,85 @@ def prediction_run(prediction_id: str) -> Prediction | None:
             setup_logs=outcome.setup.logs,
             setup_seconds=outcome.setup.seconds,
         )
+
+
+def prediction_finish(
+    prediction: Prediction,
+    *,
+    status: str,
+    output: Any = None,
+    error: str | None = None,
+    logs: str | None = None,
+    metrics: dict | None = None,
+) -> Prediction:
+    """Record the terminal state once, close the event log, send the completed webhook."""
+    now = timezone.now()
+    prediction.status = status
+    prediction.output = output if output is not None else prediction.output
+    prediction.error = error
+    if logs is not None:
+        prediction.logs = logs
+    prediction.completed_at = now
+    ran = prediction.started_at is not None
+    metrics = dict(metrics or {})
+    if ran:
+        metrics["predict_time"] = round((now - prediction.started_at).total_seconds(), 6)
+    metrics["total_time"] = round((now - prediction.created_at).total_seconds(), 6)
+    prediction.metrics = metrics
+    updated = Prediction.objects.filter(
+        pk=prediction.pk, status__in=[Prediction.Status.STARTING, Prediction.Status.PROCESSING]
+    ).update(
+        status=status,
+        output=prediction.output,
+        error=error,
+        logs=prediction.logs,
+        completed_at=now,
+        metrics=metrics,
+    )
+    if not updated:  # somebody else finished it first (a cancel, the sweeper)
+        prediction.refresh_from_db()
+        return prediction
+    if ran and status != Prediction.Status.ABORTED:
+        Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+    reason = {"canceled": "canceled", "aborted": "canceled", "failed": "error"}.get(status)
+    events.append(prediction.id, "status", status)
+    events.finish(
+        prediction.id, reason=reason, error=error if status == Prediction.Status.FAILED else None
+    )
+    redis_client().delete(_secrets_key(prediction.id), _cancel_key(prediction.id))
+    _webhook(prediction, "completed")
     return prediction
+
+
+def prediction_cancel(prediction: Prediction) -> Prediction:
+    """Cancel: at once if no worker has it yet, otherwise by asking the worker running it."""
+    if prediction.is_terminal:
+        return prediction
+    waiting = Prediction.objects.filter(
+        pk=prediction.pk, status=Prediction.Status.STARTING, claimed_at__isnull=True
+    ).update(claimed_at=timezone.now())
+    if waiting:
+        prediction.refresh_from_db()
+        return prediction_finish(prediction, status=Prediction.Status.CANCELED)
+    redis_client().set(_cancel_key(prediction.id), "1", ex=SECRET_TTL)
+    redis_client().publish(CANCEL_CHANNEL, prediction.id)
+    return prediction
+
+
+def prediction_wait(prediction: Prediction, seconds: float) -> Prediction:
+    """Block until the prediction finishes or `seconds` pass (for `Prefer: wait`)."""
+    deadline = time.monotonic() + seconds
+    after = "0-0"
+    while True:
+        prediction.refresh_from_db()
+        if prediction.is_terminal:
+            return prediction
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return prediction
+        for event_id, kind, _data in events.read(
+            prediction.id, after, block_ms=max(1, int(remaining * 1000))
+        ):
+            after = event_id
+            if kind == "done":
+                break

@@ -16,3 +16,9 @@ _LIMIT_MS = (settings.PREDICTION_TIME_LIMIT + settings.MODEL_SETUP_TIMEOUT + 900
 @dramatiq.actor(queue_name="cpu", max_retries=0, time_limit=_LIMIT_MS)
 def run_prediction(prediction_id: str) -> None:
     prediction_run(prediction_id)
+
+
+# One queue per hardware SKU: predictions are sent to their model's hardware queue, and a
+# worker serves the queues declared here (or those named with `manage.py worker --queues`).
+for _queue in settings.HARDWARE_QUEUES:
+    dramatiq.get_broker().declare_queue(_queue)

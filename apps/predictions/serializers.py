@@ -1,0 +1,53 @@
+"""The prediction JSON of Replicate's API (also the body of webhooks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.urls import reverse
+
+from apps.predictions.models import Prediction
+from apps.predictions.runtime import public_base
+from apps.predictions.streaming import stream_path
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def prediction_json(prediction: Prediction, base: str | None = None) -> dict:
+    """`base` is the scheme and host for the URLs (the request's); PUBLIC_URL otherwise."""
+    base = (base or public_base()).rstrip("/")
+    urls = {
+        "get": base + reverse("v1:prediction_get", args=[prediction.id]),
+        "cancel": base + reverse("v1:prediction_cancel", args=[prediction.id]),
+        "web": base + f"/p/{prediction.id}",
+    }
+    if prediction.version.is_streaming:
+        urls["stream"] = base + stream_path(prediction.id)
+    body = {
+        "id": prediction.id,
+        "model": prediction.model.full_name,
+        "version": prediction.version.digest,
+        "input": prediction.input,
+        "output": prediction.output,
+        "logs": prediction.logs,
+        "error": prediction.error,
+        "status": prediction.status,
+        "source": prediction.source,
+        "data_removed": prediction.data_removed,
+        "created_at": timestamp(prediction.created_at),
+        "started_at": timestamp(prediction.started_at),
+        "completed_at": timestamp(prediction.completed_at),
+        "urls": urls,
+        "metrics": prediction.metrics or {},
+        "webhook": prediction.webhook or None,
+        "webhook_events_filter": prediction.webhook_events_filter or None,
+    }
+    if prediction.deadline is not None:
+        body["deadline"] = timestamp(prediction.deadline)
+    if prediction.deployment:
+        body["deployment"] = prediction.deployment
+    return body

@@ -1,0 +1,169 @@
+"""The platform as a user runs it: a real daphne web server and real worker processes on
+loopback, against the test database and the test Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from textwrap import dedent
+
+import httpx
+from django.conf import settings
+from django.db import connections
+
+from apps.catalog.models import Model, Version
+from apps.catalog.services import version_push
+
+PREDICTORS = {
+    "hello": """
+        import time
+        from cog import BasePredictor, Input, Path
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                print("hello model ready")
+
+            def predict(self, text: str = Input(default="world", description="Who to greet"),
+                        sleep: float = Input(default=0, ge=0, le=120),
+                        upper: bool = False) -> str:
+                print(f"greeting {text}")
+                for _ in range(int(sleep * 10)):
+                    time.sleep(0.1)
+                return ("hello " + text).upper() if upper else "hello " + text
+    """,
+    "streamer": """
+        import time
+        from cog import BasePredictor, ConcatenateIterator, Input, streaming
+
+        class Predictor(BasePredictor):
+            @streaming
+            def predict(self, words: int = Input(default=5, ge=1, le=500),
+                        delay: float = Input(default=0.05, ge=0, le=5)
+                        ) -> ConcatenateIterator[str]:
+                for i in range(words):
+                    print(f"token {i}")
+                    yield f"w{i} "
+                    time.sleep(delay)
+    """,
+    "sizer": """
+        from cog import BasePredictor, Path
+
+        class Predictor(BasePredictor):
+            def predict(self, file: Path) -> int:
+                return len(open(file, "rb").read())
+    """,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    database = connections["default"].settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}"
+    )
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SELFREP_BOOTSTRAP": "0",
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **extra,
+    }
+
+
+class Platform:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = process_env(
+            PUBLIC_URL=self.url,
+            RUNTIME_WORK_DIR=str(tmp / "runtime"),
+            WORKER_HEARTBEAT_SECONDS="1",
+            SWEEP_STARTING_AFTER="5",
+        )
+        self.web = self._spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+        )
+        self.workers: list[subprocess.Popen] = []
+        self.start_worker()
+        self._wait_until_serving()
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
+        return subprocess.Popen(
+            argv,
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = self._spawn(
+            "worker", [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+        )
+        self.workers.append(worker)
+        return worker
+
+    def _wait_until_serving(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the web server did not start:\n" + self.logs())
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.tmp.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in [self.web, *self.workers]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in [self.web, *self.workers]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def push_model(owner, name: str, root: Path, visibility: str = "public") -> Version:
+    directory = root / name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (directory / "predict.py").write_text(dedent(PREDICTORS[name]))
+    model = Model.objects.create(owner=owner, name=name, visibility=visibility)
+    version, _ = version_push(model=model, source_dir=directory)
+    return version

@@ -1,0 +1,121 @@
+"""The official `replicate` Python client, unchanged, against a running platform."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import replicate
+from replicate.exceptions import ReplicateError
+
+
+def client(platform, person_or_token) -> replicate.Client:
+    token = person_or_token if isinstance(person_or_token, str) else person_or_token.token
+    return replicate.Client(api_token=token, base_url=platform.url)
+
+
+def test_run_a_plain_model_waits_for_the_output(platform, models, cast):
+    output = client(platform, cast.alice).run(
+        f"alice/hello:{models['hello'].digest}", input={"text": "Ada"}
+    )
+    assert output == "hello Ada"
+
+
+def test_run_by_model_name_uses_the_latest_version(platform, models, cast):
+    output = client(platform, cast.bob).run("alice/hello", input={"text": "Bob", "upper": True})
+    assert output == "HELLO BOB"
+
+
+def test_run_a_streaming_model_returns_its_items(platform, models, cast):
+    output = client(platform, cast.alice).run(
+        f"alice/streamer:{models['streamer'].digest}", input={"words": 4, "delay": 0}
+    )
+    assert "".join(output) == "w0 w1 w2 w3 "
+
+
+def test_stream_yields_tokens_as_they_are_made(platform, models, cast):
+    started = time.monotonic()
+    arrivals = []
+    tokens = []
+    for event in client(platform, cast.alice).stream(
+        f"alice/streamer:{models['streamer'].digest}", input={"words": 6, "delay": 0.3}
+    ):
+        tokens.append(str(event))
+        arrivals.append(time.monotonic() - started)
+    assert "".join(tokens) == "w0 w1 w2 w3 w4 w5 "
+    # The first token arrived well before the last one was made (~1.5 s later).
+    assert arrivals[0] < arrivals[-1] - 0.9
+
+
+def test_predictions_create_get_list_and_wait(platform, models, cast):
+    api = client(platform, cast.alice)
+    prediction = api.predictions.create(version=models["hello"].digest, input={"text": "x"})
+    assert prediction.status == "starting"
+    assert prediction.urls["get"].startswith(platform.url)
+    prediction.wait()
+    assert prediction.status == "succeeded"
+    assert prediction.output == "hello x"
+    assert "greeting x" in prediction.logs
+    assert prediction.metrics["predict_time"] >= 0
+    again = api.predictions.get(prediction.id)
+    assert again.output == "hello x"
+    listed = api.predictions.list()
+    assert prediction.id in [p.id for p in listed.results]
+
+
+def test_cancel_a_running_prediction(platform, models, cast):
+    api = client(platform, cast.alice)
+    prediction = api.predictions.create(
+        version=models["hello"].digest, input={"text": "slow", "sleep": 60}
+    )
+    deadline = time.monotonic() + 60
+    while prediction.status != "processing" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        prediction.reload()
+    prediction.cancel()
+    prediction.wait()
+    assert prediction.status == "canceled"
+
+
+def test_invalid_input_is_refused_before_running(platform, models, cast):
+    with pytest.raises(ReplicateError) as raised:
+        client(platform, cast.alice).run(
+            f"alice/hello:{models['hello'].digest}", input={"sleep": 500}
+        )
+    assert raised.value.status == 422
+    assert raised.value.title == "Input validation failed"
+    assert "sleep" in raised.value.detail
+
+
+def test_outsiders_cannot_run_or_read_private_models(platform, models, cast):
+    api = client(platform, cast.charlie)
+    with pytest.raises(ReplicateError) as raised:
+        api.run(f"acme/sizer:{models['sizer'].digest}", input={"file": "data:,abc"})
+    assert raised.value.status == 422
+    assert raised.value.title == "Invalid version or not permitted"
+    mine = client(platform, cast.bob).predictions.create(
+        version=models["sizer"].digest, input={"file": "data:text/plain,abcd"}
+    )
+    with pytest.raises(ReplicateError) as raised:
+        api.predictions.get(mine.id)
+    assert raised.value.status == 404
+
+
+def test_a_data_uri_file_input(platform, models, cast):
+    output = client(platform, cast.bob).run(
+        f"acme/sizer:{models['sizer'].digest}", input={"file": "data:text/plain;base64,aGVsbG8="}
+    )
+    assert output == 5
+
+
+def test_sync_mode_answers_starting_when_the_wait_runs_out(platform, models, cast):
+    response = httpx.post(
+        f"{platform.url}/v1/predictions",
+        headers={**{"Authorization": f"Bearer {cast.alice.token}"}, "Prefer": "wait=1"},
+        json={"version": models["hello"].digest, "input": {"sleep": 3}},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    assert response.headers["Preference-Applied"] == "wait=1"
+    assert response.json()["status"] == "starting"

@@ -1,0 +1,317 @@
+"""The prediction endpoints with the Django test client: shapes, validation, access."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apps.catalog.models import Model, Version
+from apps.predictions.models import Prediction
+
+SCHEMA = {
+    "openapi": "3.0.2",
+    "paths": {},
+    "components": {
+        "schemas": {
+            "Input": {
+                "type": "object",
+                "title": "Input",
+                "required": ["prompt"],
+                "properties": {
+                    "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
+                    "steps": {
+                        "type": "integer",
+                        "title": "Steps",
+                        "minimum": 1,
+                        "maximum": 10,
+                        "default": 2,
+                        "x-order": 1,
+                    },
+                    "style": {
+                        "allOf": [{"$ref": "#/components/schemas/style"}],
+                        "default": "a",
+                        "x-order": 2,
+                    },
+                    "seed": {"type": "integer", "title": "Seed", "nullable": True, "x-order": 3},
+                    "image": {"type": "string", "format": "uri", "title": "Image", "x-order": 4},
+                },
+            },
+            "style": {
+                "title": "style",
+                "description": "An enumeration.",
+                "enum": ["a", "b"],
+                "type": "string",
+            },
+            "Output": {"type": "string", "title": "Output"},
+        }
+    },
+}
+
+
+@pytest.fixture
+def version(cast) -> Version:
+    model = Model.objects.create(owner=cast.alice.user.account, name="painter")
+    version = Version.objects.create(
+        model=model,
+        digest="c" * 64,
+        openapi_schema=SCHEMA,
+        cog_version="0.23.1",
+        predictor_ref="predict.py:Predictor",
+    )
+    model.refresh_latest_version()
+    return version
+
+
+def post(client, person, body, path="/v1/predictions", **headers):
+    return client.post(
+        path,
+        data=json.dumps(body) if not isinstance(body, str) else body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {person.token}",
+        **headers,
+    )
+
+
+def test_create_returns_201_with_the_prediction_and_location(client, cast, version):
+    response = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "cat"}})
+    assert response.status_code == 201
+    body = response.json()
+    assert len(body["id"]) == 26 and body["id"].isalnum() and body["id"].islower()
+    assert body["status"] == "starting"
+    assert body["model"] == "alice/painter"
+    assert body["version"] == "c" * 64
+    assert body["input"] == {"prompt": "cat"}
+    assert body["output"] is None and body["error"] is None and body["logs"] == ""
+    assert body["source"] == "api"
+    assert body["data_removed"] is False
+    assert body["urls"]["get"] == f"http://testserver/v1/predictions/{body['id']}"
+    assert body["urls"]["cancel"].endswith(f"/v1/predictions/{body['id']}/cancel")
+    assert body["urls"]["web"] == f"http://testserver/p/{body['id']}"
+    assert response["Location"] == body["urls"]["get"]
+    assert Prediction.objects.get(pk=body["id"]).owner == cast.alice.user.account
+
+
+@pytest.mark.parametrize("ref", ["alice/painter", "alice/painter:" + "c" * 64])
+def test_version_may_be_named_by_model(client, cast, version, ref):
+    response = post(client, cast.alice, {"version": ref, "input": {"prompt": "x"}})
+    assert response.status_code == 201
+    assert response.json()["version"] == "c" * 64
+
+
+def test_the_models_endpoint_runs_the_latest_version(client, cast, version):
+    response = post(
+        client, cast.bob, {"input": {"prompt": "x"}}, path="/v1/models/alice/painter/predictions"
+    )
+    assert response.status_code == 201
+    assert response.json()["version"] == version.digest
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        ({"version": "c" * 64, "input": {}}, "input", "required"),
+        ({"version": "c" * 64, "input": {"prompt": "x", "steps": 11}}, "input.steps", "number_lte"),
+        (
+            {"version": "c" * 64, "input": {"prompt": "x", "steps": "3"}},
+            "input.steps",
+            "invalid_type",
+        ),
+        ({"version": "c" * 64, "input": {"prompt": "x", "style": "z"}}, "input.style", "enum"),
+        ({"version": "c" * 64, "input": {"prompt": 1}}, "input.prompt", "invalid_type"),
+        (
+            {"version": "c" * 64, "input": {"prompt": "x"}, "model": "y"},
+            "",
+            "additional_property_not_allowed",
+        ),
+        ({"input": {"prompt": "x"}}, "", "required"),
+    ],
+)
+def test_invalid_bodies_get_422_with_invalid_fields(client, cast, version, body, field, kind):
+    response = post(client, cast.alice, body)
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["title"] == "Input validation failed"
+    assert {"type": kind, "field": field} in [
+        {"type": f["type"], "field": f["field"]} for f in problem["invalid_fields"]
+    ]
+    assert problem["detail"].startswith("- ")
+    assert not Prediction.objects.exists()
+
+
+def test_nullable_inputs_accept_null(client, cast, version):
+    response = post(
+        client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x", "seed": None}}
+    )
+    assert response.status_code == 201
+
+
+def test_malformed_json_is_a_400_problem(client, cast, version):
+    response = post(client, cast.alice, "{not json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("ref", ["d" * 64, "alice/nope", "alice/painter:" + "d" * 64, "x", None])
+def test_unknown_versions_are_422_invalid_version(client, cast, version, ref):
+    response = post(client, cast.alice, {"version": ref, "input": {"prompt": "x"}})
+    assert response.status_code == 422
+    assert response.json()["title"] == "Invalid version or not permitted"
+
+
+def test_private_versions_are_invalid_for_outsiders(client, cast, version):
+    Model.objects.filter(pk=version.model_id).update(visibility="private")
+    assert (
+        post(client, cast.charlie, {"version": "c" * 64, "input": {"prompt": "x"}}).status_code
+        == 422
+    )
+    assert (
+        post(
+            client,
+            cast.charlie,
+            {"input": {"prompt": "x"}},
+            path="/v1/models/alice/painter/predictions",
+        ).status_code
+        == 404
+    )
+    assert (
+        post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}}).status_code == 201
+    )
+
+
+@pytest.mark.parametrize("prefer", ["wait=0", "wait=999", "wait=abc", "sleep"])
+def test_bad_prefer_headers_are_refused(client, cast, version, prefer):
+    response = post(
+        client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}}, HTTP_PREFER=prefer
+    )
+    assert response.status_code == 400
+    assert "Prefer" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [("30", True), ("1h30m", True), ("90s", True), ("2", False), ("25h", False), ("soon", False)],
+)
+def test_cancel_after_sets_a_deadline(client, cast, version, header, ok):
+    response = post(
+        client,
+        cast.alice,
+        {"version": "c" * 64, "input": {"prompt": "x"}},
+        HTTP_CANCEL_AFTER=header,
+    )
+    assert response.status_code == (201 if ok else 400)
+    if ok:
+        assert response.json()["deadline"].endswith("Z")
+
+
+def test_webhook_options_are_checked_and_echoed(client, cast, version):
+    bad = post(
+        client,
+        cast.alice,
+        {
+            "version": "c" * 64,
+            "input": {"prompt": "x"},
+            "webhook": "https://example.com/hook",
+            "webhook_events_filter": ["start", "nope"],
+        },
+    )
+    assert bad.status_code == 422
+    good = post(
+        client,
+        cast.alice,
+        {
+            "version": "c" * 64,
+            "input": {"prompt": "x"},
+            "webhook": "https://example.com/hook",
+            "webhook_events_filter": ["completed"],
+        },
+    )
+    assert good.json()["webhook"] == "https://example.com/hook"
+    assert good.json()["webhook_events_filter"] == ["completed"]
+
+
+def test_get_list_and_cancel_are_scoped_to_the_account(client, cast, version):
+    created = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}}).json()
+    url = f"/v1/predictions/{created['id']}"
+    assert client.get(url, **cast.alice.auth()).json()["id"] == created["id"]
+    assert client.get(url, **cast.charlie.auth()).status_code == 404
+    assert client.get(url, **cast.bob.auth()).status_code == 404  # alice's own, not acme's
+    assert client.post(url + "/cancel", **cast.charlie.auth()).status_code == 404
+    assert client.get("/v1/predictions", **cast.charlie.auth()).json()["results"] == []
+    listed = client.get("/v1/predictions", **cast.alice.auth()).json()
+    assert [p["id"] for p in listed["results"]] == [created["id"]]
+
+
+def test_cancel_before_a_worker_takes_it(client, cast, version):
+    created = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}}).json()
+    response = client.post(f"/v1/predictions/{created['id']}/cancel", **cast.alice.auth())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "canceled"
+    assert body["completed_at"] is not None
+    again = client.post(f"/v1/predictions/{created['id']}/cancel", **cast.alice.auth())
+    assert again.json()["status"] == "canceled"  # a finished prediction stays as it is
+
+
+def test_list_paginates_newest_first_with_absolute_cursor_links(client, cast, version, settings):
+    settings.API_PAGE_SIZE = 2
+    ids = [
+        post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": str(i)}}).json()["id"]
+        for i in range(5)
+    ]
+    seen, url, pages = [], "/v1/predictions", []
+    while url:
+        page = client.get(url, **cast.alice.auth()).json()
+        pages.append(page)
+        seen += [p["id"] for p in page["results"]]
+        url = page["next"]
+        if url:
+            assert url.startswith("http://testserver/v1/predictions?cursor=")
+    assert seen == list(reversed(ids))
+    assert pages[0]["previous"] is None
+    back = client.get(pages[1]["previous"], **cast.alice.auth()).json()
+    assert [p["id"] for p in back["results"]] == seen[:2]
+
+
+def test_list_filters(client, cast, version):
+    post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}})
+    auth = cast.alice.auth()
+    assert len(client.get("/v1/predictions?source=web", **auth).json()["results"]) == 0
+    assert client.get("/v1/predictions?source=api", **auth).status_code == 400
+    assert (
+        len(
+            client.get("/v1/predictions?created_after=2020-01-01T00:00:00Z", **auth).json()[
+                "results"
+            ]
+        )
+        == 1
+    )
+    assert (
+        len(
+            client.get("/v1/predictions?created_before=2020-01-01T00:00:00Z", **auth).json()[
+                "results"
+            ]
+        )
+        == 0
+    )
+    assert client.get("/v1/predictions?created_after=yesterday", **auth).status_code == 400
+    assert client.get("/v1/predictions?cursor=garbage", **auth).status_code == 400
+
+
+def test_rate_limits_answer_429_with_retry_after(client, cast, version, settings):
+    settings.RATE_LIMIT_CREATE_PER_MINUTE = 2
+    from apps.core.redis import client as redis_client
+
+    for key in redis_client().scan_iter("selfrep:ratelimit:*"):
+        redis_client().delete(key)
+    statuses = [
+        post(client, cast.charlie, {"version": "c" * 64, "input": {"prompt": "x"}}).status_code
+        for _ in range(3)
+    ]
+    assert statuses[:2] == [201, 201]
+    limited = post(client, cast.charlie, {"version": "c" * 64, "input": {"prompt": "x"}})
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) >= 1
+    assert limited["Content-Type"] == "application/problem+json"
+    assert client.get("/v1/predictions", **cast.charlie.auth()).status_code == 200
