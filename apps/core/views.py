@@ -42,7 +42,8 @@ SAFE_INLINE_TYPES = ("image/", "audio/", "video/", "text/plain", "application/js
 
 def media(request, path: str):
     """Stored files (model outputs, covers, version archives are not served here)."""
-    if path.startswith("versions/") or ".." in path.split("/"):
+    # Version archives are not public, and uploaded files have signed URLs of their own.
+    if path.startswith(("versions/", "files/")) or ".." in path.split("/"):
         raise Http404
     if not default_storage.exists(path):
         raise Http404

@@ -140,9 +140,8 @@ def _prefer_wait(request) -> int | None:
         )
     seconds = int(match.group(1) or 60)
     if not 1 <= seconds <= 60:
-        raise ApiError(
-            400, "Invalid Prefer header", f"Prefer: wait={seconds} is out of range: use 1 to 60 seconds."
-        )
+        detail = f"Prefer: wait={seconds} is out of range: use 1 to 60 seconds."
+        raise ApiError(400, "Invalid Prefer header", detail)
     return seconds
 
 

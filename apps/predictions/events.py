@@ -9,7 +9,9 @@ truth: the log is kept while the prediction runs and for EVENT_LOG_TTL seconds a
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from typing import Any
 
 import redis.asyncio
@@ -62,16 +64,16 @@ def read(
     return _decode(result[0][1]) if result else []
 
 
-_async_client: redis.asyncio.Redis | None = None
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def async_client() -> redis.asyncio.Redis:
-    global _async_client
-    if _async_client is None:
-        _async_client = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, **settings.REDIS_CONNECTION_OPTIONS
-        )
-    return _async_client
+    """An asyncio Redis client for the running event loop (connections belong to a loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _async_clients:
+        _async_clients[loop] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, **settings.REDIS_CONNECTION_OPTIONS)
+    return _async_clients[loop]
 
 
 async def aread(

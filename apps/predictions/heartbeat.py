@@ -110,6 +110,7 @@ def _cancel_listener() -> None:
 
 def sweep() -> dict[str, int]:
     """One pass of the sweeper; returns how many predictions each rule touched."""
+    from apps.files.services import file_purge_expired
     from apps.predictions.models import Prediction
     from apps.predictions.services import prediction_enqueue, prediction_finish
 
@@ -154,6 +155,7 @@ def sweep() -> dict[str, int]:
             counts["failed"] += 1
 
     counts["purged"] = purge_expired_data(now)
+    counts["files_expired"] = file_purge_expired(now=now)
     return counts
 
 

@@ -22,7 +22,11 @@ def public_base() -> str:
 
 
 def own_file(url: str) -> Path | None:
-    """The stored file behind one of our own media URLs (absolute or relative), if any."""
+    """The stored file behind one of our URLs: a Files API URL, or a media URL."""
+    from apps.files.services import local_path_for_url
+
+    if (local := local_path_for_url(url)) is not None:
+        return local
     parts = urlsplit(url)
     if parts.scheme and not url.startswith(public_base() + "/"):
         return None
@@ -30,7 +34,9 @@ def own_file(url: str) -> Path | None:
     if not parts.path.startswith(prefix):
         return None
     name = unquote(parts.path.removeprefix(prefix))
-    if ".." in name.split("/") or not default_storage.exists(name):
+    if name.startswith(("files/", "versions/")) or ".." in name.split("/"):
+        return None
+    if not default_storage.exists(name):
         return None
     return Path(default_storage.path(name))
 
