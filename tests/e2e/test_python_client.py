@@ -119,3 +119,23 @@ def test_sync_mode_answers_starting_when_the_wait_runs_out(platform, models, cas
     assert response.status_code == 201
     assert response.headers["Preference-Applied"] == "wait=1"
     assert response.json()["status"] == "starting"
+
+
+def test_an_uploaded_file_works_as_a_prediction_input(platform, models, cast, tmp_path):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(b"0123456789" * 100)
+    api = client(platform, cast.bob)
+    uploaded = api.files.create(path)
+    assert uploaded.size == 1000
+    output = api.run(f"acme/sizer:{models['sizer'].digest}", input={"file": uploaded.urls["get"]})
+    assert output == 1000
+
+
+def test_a_local_file_handle_is_uploaded_by_the_client(platform, models, cast, tmp_path):
+    path = tmp_path / "note.txt"
+    path.write_text("twelve bytes")
+    with open(path, "rb") as handle:
+        output = client(platform, cast.bob).run(
+            f"acme/sizer:{models['sizer'].digest}", input={"file": handle}
+        )
+    assert output == 12
