@@ -11,11 +11,32 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 from django.conf import settings
 
 from apps.core import embedded_redis
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def free_port() -> int:
@@ -109,6 +130,12 @@ def test_up_starts_everything_prints_credentials_and_stops_cleanly(tmp_path):
             assert response.status_code == 302
             assert browser.get("/account/").status_code == 200
             assert browser.get("/static/css/site.css").status_code == 200
+
+        # A worker that dies is replaced, and the platform keeps running.
+        worker = next(pid for pid in children(platform.process.pid) if b"dramatiq" in cmdline(pid))
+        os.killpg(worker, signal.SIGKILL)
+        platform.wait_for(r"starting a new one", timeout=30)
+        assert httpx.get(f"{base}/healthz").status_code == 200
     finally:
         code = platform.stop()
     assert code == 0, "".join(platform.output)

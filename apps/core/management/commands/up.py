@@ -43,6 +43,7 @@ class Command(BaseCommand):
         self.tasks: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
         self.exit_code = 0
+        self._restarts = 0
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
@@ -113,9 +114,11 @@ class Command(BaseCommand):
     # --- processes -----------------------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
+        self.children.append((name, self._start(argv)))
+
+    def _start(self, argv: list[str]) -> subprocess.Popen:
         # Own process group: Ctrl-C reaches only us, and we stop children in order.
-        process = subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
-        self.children.append((name, process))
+        return subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
 
     def _run_task(self, name: str, argv: list[str]) -> None:
         process = subprocess.Popen(argv, start_new_session=True, cwd=settings.BASE_DIR)
@@ -136,12 +139,21 @@ class Command(BaseCommand):
                             f"{name} failed (exit code {task.returncode}); "
                             "the platform keeps running."
                         )
-            for name, process in self.children:
-                if process.poll() is not None:
-                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
-                    self.stopping = True
-                    self.exit_code = 1
-                    break
+            for index, (name, process) in enumerate(self.children):
+                if process.poll() is None:
+                    continue
+                if name == "worker" and self._restarts < 5:
+                    # A worker that dies (killed, out of memory) is replaced; its prediction
+                    # is failed by the sweeper of the new one.
+                    self._restarts += 1
+                    self.stderr.write(f"worker exited with code {process.returncode}; "
+                                      "starting a new one.")
+                    self.children[index] = (name, self._start(process.args))
+                    continue
+                self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
+                self.stopping = True
+                self.exit_code = 1
+                break
             time.sleep(0.5)
 
     def _stop_all(self) -> None:
