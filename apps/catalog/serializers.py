@@ -1,0 +1,87 @@
+"""The model, version and collection JSON of Replicate's API."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
+
+from apps.catalog.models import Collection, Model, Version
+from apps.core.links import absolute_url
+from apps.predictions.models import Prediction
+from apps.predictions.serializers import prediction_json
+
+
+def base_url(request) -> str:
+    """Scheme and host of our public URLs, without the trailing slash."""
+    return absolute_url(request, "/").rstrip("/")
+
+
+def version_json(version: Version) -> dict:
+    return {
+        "id": version.digest,
+        "created_at": version.created_at,
+        "cog_version": version.cog_version,
+        "openapi_schema": version.openapi_schema,
+    }
+
+
+def with_related(queryset: QuerySet) -> QuerySet:
+    """What model_json reads, fetched in a fixed number of queries for a whole page."""
+    examples = (
+        Prediction.objects.filter(is_example=True, status=Prediction.Status.SUCCEEDED)
+        .select_related("version", "model__owner")
+        .order_by("-created_at", "-pk")
+    )
+    return queryset.select_related("owner", "latest_version").prefetch_related(
+        Prefetch("predictions", queryset=examples, to_attr="succeeded_examples")
+    )
+
+
+def default_example(model: Model) -> Prediction | None:
+    """The newest example prediction that succeeded, as the model page shows it."""
+    examples = getattr(model, "succeeded_examples", None)
+    if examples is None:
+        examples = with_related(Model.objects.filter(pk=model.pk)).get().succeeded_examples
+    return examples[0] if examples else None
+
+
+def _image_output(prediction: Prediction | None) -> str | None:
+    output = prediction.output if prediction else None
+    if isinstance(output, list) and output:
+        output = output[0]
+    if not isinstance(output, str) or not output.startswith(("http://", "https://")):
+        return None
+    content_type = mimetypes.guess_type(output.split("?", 1)[0])[0] or ""
+    return output if content_type.startswith("image/") else None
+
+
+def model_json(model: Model, request) -> dict:
+    example = default_example(model)
+    cover = model.cover_image.url if model.cover_image else None
+    return {
+        "url": absolute_url(request, reverse("model", args=[model.owner.name, model.name])),
+        "owner": model.owner.name,
+        "name": model.name,
+        "description": model.description or None,
+        "visibility": model.visibility,
+        "github_url": model.github_url or None,
+        "paper_url": model.paper_url or None,
+        "license_url": model.license_url or None,
+        "weights_url": model.weights_url or None,
+        "run_count": model.run_count,
+        "cover_image_url": absolute_url(request, cover) if cover else _image_output(example),
+        "default_example": prediction_json(example, base_url(request)) if example else None,
+        "latest_version": version_json(model.latest_version) if model.latest_version else None,
+        "is_official": False,
+        "created_at": model.created_at,
+    }
+
+
+def collection_item_json(collection: Collection) -> dict:
+    return {
+        "name": collection.name,
+        "slug": collection.slug,
+        "description": collection.description,
+    }
