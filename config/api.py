@@ -41,8 +41,19 @@ def on_api_error(request, exc: ApiError):
 
 
 def _field_name(loc) -> str:
+    # ninja reports ("body", "payload", "field"): the client knows neither of the first two.
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    if loc and loc[0] == "body" and len(parts) > 1:
+        parts = parts[1:]
     return ".".join(parts)
+
+
+NINJA_TO_REPLICATE_TYPES = {
+    "extra_forbidden": "additional_property_not_allowed",
+    "literal_error": "enum",
+    "missing": "required",
+    "enum": "enum",
+}
 
 
 @api.exception_handler(ValidationError)
