@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 
@@ -118,6 +119,8 @@ class Account(models.Model):
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="account"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # `whsec_` + base64 of 24 random bytes (the Standard Webhooks format), made on first use.
+    webhook_secret = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -166,6 +169,17 @@ class Account(models.Model):
         if self.user_id:
             return self.user_id == user.pk
         return self.organization.memberships.filter(user=user, role=Membership.Role.OWNER).exists()
+
+    def webhook_signing_secret(self) -> str:
+        """The key that signs this account's webhooks (`whsec_...`), created on first use."""
+        if not self.webhook_secret:
+            candidate = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+            # The first writer wins, so processes asking at the same time agree on one secret.
+            Account.objects.filter(pk=self.pk, webhook_secret="").update(webhook_secret=candidate)
+            self.webhook_secret = Account.objects.values_list("webhook_secret", flat=True).get(
+                pk=self.pk
+            )
+        return self.webhook_secret
 
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits

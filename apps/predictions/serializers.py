@@ -46,6 +46,11 @@ def prediction_json(prediction: Prediction, base: str | None = None) -> dict:
         "webhook": prediction.webhook or None,
         "webhook_events_filter": prediction.webhook_events_filter or None,
     }
+    # Optional timestamps and webhook fields are left out rather than null, as the published
+    # contract types them as strings (and the clients treat them as optional).
+    for key in ("started_at", "completed_at", "webhook", "webhook_events_filter"):
+        if body[key] is None:
+            del body[key]
     if prediction.deadline is not None:
         body["deadline"] = timestamp(prediction.deadline)
     if prediction.deployment:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from apps.core.redis import client as redis_client
 from apps.predictions import events
 from apps.predictions.models import Prediction
 from apps.predictions.runtime import get_pool, public_base, version_spec
+from apps.predictions.webhooks import prediction_webhook
 
 SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
 SECRET_MASK = "**********"  # noqa: S105 (what is stored instead of a secret)
@@ -39,14 +40,6 @@ def _secrets_key(prediction_id: str) -> str:
 
 def _cancel_key(prediction_id: str) -> str:
     return f"selfrep:cancel:{prediction_id}"
-
-
-def _webhook(prediction: Prediction, event: str) -> None:
-    from apps.predictions import webhooks
-
-    hook = getattr(webhooks, "prediction_webhook", None)
-    if hook is not None and prediction.webhook:
-        hook(prediction, event)
 
 
 def prediction_enqueue(prediction: Prediction) -> None:
@@ -127,6 +120,9 @@ class _Progress:
         self.outputs: list[Any] = []
         self.last_save = 0.0
         self.lock = threading.Lock()
+        self.dirty: set[str] = set()
+        self.timer: threading.Timer | None = None
+        self.finished = False
 
     def __call__(self, kind: str, payload: Any) -> None:
         with self.lock:
@@ -140,7 +136,7 @@ class _Progress:
                     logs="".join(self.logs),
                 )
                 events.append(prediction.id, "status", prediction.status)
-                _webhook(prediction, "start")
+                prediction_webhook(prediction, "start")
                 return
             if kind == "log":
                 self.logs.append(payload)
@@ -151,15 +147,43 @@ class _Progress:
                 events.append(prediction.id, "output", value)
             else:
                 return
-            now = time.monotonic()
-            if now - self.last_save >= SAVE_INTERVAL:
-                self.last_save = now
-                prediction.logs = "".join(self.logs)
-                prediction.output = self.outputs or None
-                Prediction.objects.filter(pk=prediction.pk).update(
-                    logs=prediction.logs, output=prediction.output
-                )
-            _webhook(prediction, "output" if kind == "output" else "logs")
+            self.dirty.add("output" if kind == "output" else "logs")
+            if time.monotonic() - self.last_save >= SAVE_INTERVAL:
+                self._save()
+            elif self.timer is None:
+                # Save what came in since, once the interval is over, even if nothing follows.
+                self.timer = threading.Timer(SAVE_INTERVAL, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def _save(self) -> None:
+        prediction = self.prediction
+        self.last_save = time.monotonic()
+        prediction.logs = "".join(self.logs)
+        prediction.output = self.outputs or None
+        Prediction.objects.filter(pk=prediction.pk).update(
+            logs=prediction.logs, output=prediction.output
+        )
+        for event in sorted(self.dirty):  # webhooks read the saved state
+            prediction_webhook(prediction, event)
+        self.dirty.clear()
+
+    def flush(self) -> None:
+        """Save what came in since the last save (run by the interval timer's thread)."""
+        try:
+            with self.lock:
+                self.timer = None
+                if self.dirty and not self.finished:
+                    self._save()
+        finally:
+            connection.close()  # this timer thread's own connection
+
+    def close(self) -> None:
+        with self.lock:
+            self.finished = True
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
 
 
 def _claim(prediction_id: str) -> Prediction | None:
@@ -203,6 +227,7 @@ def prediction_run(prediction_id: str) -> Prediction | None:
         on_event=progress,
         time_limit=time_limit,
     )
+    progress.close()
     result = outcome.result
     output = publish(result.output)
     pool.files.discard_outputs(list(publish.urls) + outcome.files)
@@ -283,7 +308,7 @@ def prediction_finish(
         prediction.id, reason=reason, error=error if status == Prediction.Status.FAILED else None
     )
     redis_client().delete(_secrets_key(prediction.id), _cancel_key(prediction.id))
-    _webhook(prediction, "completed")
+    prediction_webhook(prediction, "completed")
     return prediction
 
 

@@ -111,7 +111,8 @@ class Platform:
             ],
         )
         self.workers: list[subprocess.Popen] = []
-        self.start_worker()
+        self.start_worker("cpu")
+        self.start_worker("webhooks", "default", threads=4)
         self._wait_until_serving()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
@@ -125,10 +126,17 @@ class Platform:
             start_new_session=True,
         )
 
-    def start_worker(self) -> subprocess.Popen:
-        worker = self._spawn(
-            "worker", [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
-        )
+    def start_worker(self, *queues: str, threads: int = 1) -> subprocess.Popen:
+        argv = [
+            sys.executable,
+            str(settings.BASE_DIR / "manage.py"),
+            "worker",
+            "--threads",
+            str(threads),
+        ]
+        if queues:
+            argv += ["--queues", *queues]
+        worker = self._spawn("worker", argv)
         self.workers.append(worker)
         return worker
 

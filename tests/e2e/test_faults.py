@@ -43,7 +43,7 @@ def test_a_worker_killed_mid_prediction_fails_it_and_a_fresh_worker_carries_on(
     worker_pid = int(prediction.worker_id.split(":")[1])
     os.kill(worker_pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    platform.start_worker()
+    platform.start_worker("cpu")
 
     failed = wait_for(
         lambda: (

@@ -139,3 +139,59 @@ def test_a_local_file_handle_is_uploaded_by_the_client(platform, models, cast, t
             f"acme/sizer:{models['sizer'].digest}", input={"file": handle}
         )
     assert output == 12
+
+
+class _Receiver:
+    """A real webhook receiver on loopback that records what it is sent."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.request_queue_size = 128
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?custom=1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_webhooks_arrive_signed_and_validate_with_the_official_client(platform, models, cast):
+    import json
+
+    import httpx as _httpx
+
+    receiver = _Receiver()
+    api = client(platform, cast.alice)
+    secret = api.webhooks.default.secret()
+    assert secret.key.startswith("whsec_")
+    prediction = api.predictions.create(
+        version=models["streamer"].digest,
+        input={"words": 3, "delay": 0.3},
+        webhook=receiver.url,
+        webhook_events_filter=["start", "output", "completed"],
+    )
+    prediction.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        json.loads(body)["status"] == "succeeded" for _h, body in receiver.received
+    ):
+        time.sleep(0.2)
+    statuses = [json.loads(body)["status"] for _headers, body in receiver.received]
+    assert statuses[0] == "processing" and statuses[-1] == "succeeded"
+    assert len(statuses) >= 3  # start, at least one output, completed
+    for headers, body in receiver.received:
+        request = _httpx.Request("POST", receiver.url, headers=headers, content=body)
+        replicate.webhooks.validate(request=request, secret=secret)  # raises if invalid
+    final = json.loads(receiver.received[-1][1])
+    assert final["id"] == prediction.id and "".join(final["output"]) == "w0 w1 w2 "

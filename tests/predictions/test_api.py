@@ -315,3 +315,21 @@ def test_rate_limits_answer_429_with_retry_after(client, cast, version, settings
     assert int(limited["Retry-After"]) >= 1
     assert limited["Content-Type"] == "application/problem+json"
     assert client.get("/v1/predictions", **cast.charlie.auth()).status_code == 200
+
+
+def test_responses_match_the_published_contract(client, cast, version):
+    from tests.openapi import assert_response_matches
+
+    created = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x"}})
+    assert_response_matches(created, "POST", "/predictions")
+    prediction_id = created.json()["id"]
+    got = client.get(f"/v1/predictions/{prediction_id}", **cast.alice.auth())
+    assert_response_matches(got, "GET", "/predictions/{prediction_id}")
+    listed = client.get("/v1/predictions", **cast.alice.auth())
+    assert_response_matches(listed, "GET", "/predictions")
+    canceled = client.post(f"/v1/predictions/{prediction_id}/cancel", **cast.alice.auth())
+    assert_response_matches(canceled, "POST", "/predictions/{prediction_id}/cancel")
+    by_model = post(
+        client, cast.alice, {"input": {"prompt": "x"}}, path="/v1/models/alice/painter/predictions"
+    )
+    assert_response_matches(by_model, "POST", "/models/{model_owner}/{model_name}/predictions")

@@ -65,8 +65,13 @@ class Command(BaseCommand):
                 ],
             )
             if not no_worker:
+                manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+                # Predictions run one at a time per worker on the hardware queues; webhooks
+                # and housekeeping have a worker of their own so they never wait behind a model.
+                self._spawn("worker", [*manage, "--queues", *settings.HARDWARE_QUEUES])
                 self._spawn(
-                    "worker", [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+                    "worker-services",
+                    [*manage, "--queues", "webhooks", "default", "--threads", "4"],
                 )
             self._banner(host, port, credentials)
             if not no_demo:
@@ -142,12 +147,13 @@ class Command(BaseCommand):
             for index, (name, process) in enumerate(self.children):
                 if process.poll() is None:
                     continue
-                if name == "worker" and self._restarts < 5:
+                if name.startswith("worker") and self._restarts < 5:
                     # A worker that dies (killed, out of memory) is replaced; its prediction
                     # is failed by the sweeper of the new one.
                     self._restarts += 1
-                    self.stderr.write(f"worker exited with code {process.returncode}; "
-                                      "starting a new one.")
+                    self.stderr.write(
+                        f"worker exited with code {process.returncode}; starting a new one."
+                    )
                     self.children[index] = (name, self._start(process.args))
                     continue
                 self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
