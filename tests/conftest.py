@@ -67,8 +67,19 @@ def make_person(username: str) -> Person:
     return Person(user=user, token=raw)
 
 
+def seed_hardware() -> None:
+    """The hardware table from its data migration: transactional tests empty the database
+    after each test, so it is put back before each."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("apps.billing.migrations.0002_seed_hardware").seed(apps, None)
+
+
 @pytest.fixture
 def cast(db) -> Cast:
+    seed_hardware()
     alice, bob, charlie = make_person("alice"), make_person("bob"), make_person("charlie")
     acme = services.organization_create(name="acme", display_name="Acme Corp", owner=alice.user)
     Membership.objects.create(organization=acme, user=bob.user, role=Membership.Role.MEMBER)

@@ -576,10 +576,10 @@ def test_hardware_is_a_bare_array_of_what_workers_serve(client, cast):
     assert create(client, cast.alice, hardware="gpu-t4").status_code == 201
 
 
-# The official Python client (a live server: the database is emptied after each test, so
-# the hardware rows from the migrations are restored for the next one)
+# The official Python client against a live server (the `cast` fixture puts the hardware
+# rows back after transactional tests empty the database)
 
-live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+live = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
