@@ -72,7 +72,8 @@ def async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     if loop not in _async_clients:
         _async_clients[loop] = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, **settings.REDIS_CONNECTION_OPTIONS)
+            settings.REDIS_URL, **settings.REDIS_CONNECTION_OPTIONS
+        )
     return _async_clients[loop]
 
 
