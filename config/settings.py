@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.runtime",
     "apps.predictions",
     "apps.files",
+    "apps.explore",
 ]
 
 MIDDLEWARE = [

@@ -13,5 +13,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("media/<path:path>", core_views.media, name="media"),
     path("", include("apps.accounts.urls")),
+    path("", include("apps.explore.urls")),
+    path("", include("apps.predictions.urls")),
     path("", include("apps.catalog.urls")),
 ]

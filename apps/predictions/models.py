@@ -57,6 +57,9 @@ class Prediction(models.Model):
     deployment = models.CharField(max_length=200, blank=True)
     worker_id = models.CharField(max_length=64, blank=True)
     is_example = models.BooleanField(default=False)
+    is_shared = models.BooleanField(
+        default=False, help_text="Anyone with the link can see the prediction's page."
+    )
 
     class Meta:
         ordering = ["-created_at"]
