@@ -23,9 +23,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, processes, threads, **options):
         redis_ready()
-        # One message at a time per worker thread: a prediction must not wait behind another
-        # one that this worker reserved while a free worker sits idle.
-        os.environ.setdefault("dramatiq_queue_prefetch", "1")
+        if threads == 1:
+            # Dramatiq's prefetch counts per queue and process: with one thread, take the next
+            # message only when the current one is done, so a prediction never waits behind
+            # another one this worker reserved while a free worker sits idle.
+            os.environ.setdefault("dramatiq_queue_prefetch", "1")
         argv = [
             sys.executable,
             "-m",
