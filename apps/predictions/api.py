@@ -6,6 +6,8 @@ import json
 import re
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
@@ -58,14 +60,22 @@ CREATE_BODY = {
 
 
 def _base(request) -> str:
-    from django.conf import settings
-
     return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
 
 
 def _body(request, *, allow_version: bool) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(
+            413,
+            "Request too large",
+            "The request body is larger than "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20} MB; upload large "
+            "inputs with the files API and pass their URLs.",
+        ) from None
+    try:
+        body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "Invalid JSON", f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

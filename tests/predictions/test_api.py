@@ -333,3 +333,11 @@ def test_responses_match_the_published_contract(client, cast, version):
         client, cast.alice, {"input": {"prompt": "x"}}, path="/v1/models/alice/painter/predictions"
     )
     assert_response_matches(by_model, "POST", "/models/{model_owner}/{model_name}/predictions")
+
+
+def test_an_oversized_body_is_a_413_problem(client, cast, version, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "x" * 5000}})
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert "files API" in response.json()["detail"]
