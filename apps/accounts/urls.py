@@ -2,12 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.accounts import views
-from apps.core.views import home
+from apps.explore.views import explore
 
 org = "organizations/<str:org_name>/"
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", explore, name="home"),
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
@@ -32,6 +32,8 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("account/", views.account, name="account"),
+    path("account/context/", views.account_context, name="account_context"),
+    path("account/webhook-secret/", views.webhook_secret, name="webhook_secret"),
     path("account/tokens/", views.token_create, name="token_create"),
     path("account/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("organizations/", views.organization_list, name="organizations"),
@@ -40,6 +42,7 @@ urlpatterns = [
     path(org + "members/<str:username>/role/", views.member_role, name="member_role"),
     path(org + "members/<str:username>/remove/", views.member_remove, name="member_remove"),
     path(org + "leave/", views.organization_leave, name="organization_leave"),
+    path(org + "webhook-secret/", views.webhook_secret, name="organization_webhook_secret"),
     path(org + "tokens/", views.token_create, name="organization_token_create"),
     path(
         org + "tokens/<int:token_id>/revoke/",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -10,11 +12,18 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import escape
-from django.views.decorators.cache import cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts import services
+from apps.accounts.context import (
+    acting_accounts,
+    current_account,
+    find_acting_account,
+    set_current_account,
+)
 from apps.accounts.forms import (
     MemberAddForm,
     OrganizationForm,
@@ -61,12 +70,19 @@ def signup(request):
 # --- Personal account ------------------------------------------------------------------
 
 
-def _account_page(request, *, profile_form=None, token_form=None, new_token=None, status=200):
+def _account_page(
+    request, *, profile_form=None, token_form=None, new_token=None, webhook_secret=None, status=200
+):
     account = request.user.account
+    accounts = acting_accounts(request.user)
     context = {
         "profile_form": profile_form or ProfileForm(instance=request.user),
         "tokens_context": _tokens_context(request, account, token_form, new_token),
         "memberships": request.user.memberships.select_related("organization"),
+        "acting_accounts": accounts,
+        "acting_account": current_account(request, accounts),
+        "webhook": _webhook_context(account, webhook_secret),
+        "base_url": settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
     }
     return render(request, "accounts/account.html", context, status=status)
 
@@ -208,10 +224,12 @@ def _organization_page(
     add_form=None,
     profile_form=None,
     member_error=None,
+    webhook_secret=None,
     status=200,
 ):
     membership = organization.membership_for(request.user)
     context = {
+        "webhook": _webhook_context(organization.account, webhook_secret),
         "organization": organization,
         "membership": membership,
         "members": organization.memberships.select_related("user"),
@@ -329,6 +347,68 @@ def organization_leave(request, org_name: str):
         return redirect("organization", org_name=organization.name)
     messages.success(request, f"You left {organization.name}.")
     return redirect("organizations")
+
+
+# --- Working context ---------------------------------------------------------------------
+
+
+def _dashboard_url(account: Account) -> str:
+    url = reverse("dashboard")
+    return url if account.user_id else f"{url}?{urlencode({'account': account.name})}"
+
+
+@login_required
+@require_POST
+def account_context(request):
+    """Switch the account the user works as; only their own and their organizations'."""
+    account = find_acting_account(acting_accounts(request.user), request.POST.get("account", ""))
+    if account is None:
+        raise Http404("No such account of yours")
+    set_current_account(request, account)
+    target = request.POST.get("next", "")
+    if target and request.htmx and request.htmx.current_url_abs_path:
+        # The page may have moved on (an htmx tab switch) since `next` was rendered.
+        target = request.htmx.current_url_abs_path
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = _dashboard_url(account)
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+# --- Webhook signing secret ------------------------------------------------------------
+
+
+def _webhook_context(account: Account, secret: str | None = None) -> dict:
+    if account.user_id:
+        reveal_url = reverse("webhook_secret")
+    else:
+        reveal_url = reverse("organization_webhook_secret", args=[account.name])
+    return {"account": account, "secret": secret, "reveal_url": reveal_url}
+
+
+@never_cache
+@login_required
+@require_POST
+def webhook_secret(request, org_name: str | None = None):
+    """Reveal the signing secret: it is only in the page after this POST (owners only for
+    organizations), never in a cached response."""
+    if org_name is None:
+        account = request.user.account
+    else:
+        organization, membership = _get_organization(request, org_name)
+        if not membership.is_owner:
+            raise PermissionDenied("Only owners can see the organization's webhook secret.")
+        account = organization.account
+    secret = account.webhook_signing_secret()
+    if request.htmx:
+        context = _webhook_context(account, secret)
+        return render(request, "accounts/_webhook_secret.html", {"webhook": context})
+    if org_name is None:
+        return _account_page(request, webhook_secret=secret)
+    return _organization_page(request, account.organization, webhook_secret=secret)
 
 
 # --- Avatars ---------------------------------------------------------------------------

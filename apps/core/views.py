@@ -5,7 +5,6 @@ import mimetypes
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.problems import problem_response
@@ -54,7 +53,3 @@ def media(request, path: str):
         response["Content-Disposition"] = "attachment"
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-def home(request):
-    return render(request, "core/home.html")

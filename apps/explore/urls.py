@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from apps.explore import views
+
+urlpatterns = [
+    path("explore", views.explore, name="explore"),
+    path("collections", views.collection_list, name="collections"),
+    path("collections/<slug:slug>", views.collection_detail, name="collection"),
+    path("dashboard", views.dashboard, name="dashboard"),
+]

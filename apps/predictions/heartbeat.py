@@ -47,6 +47,27 @@ def is_alive(worker: str) -> bool:
     return bool(worker) and bool(client().exists(_alive_key(worker)))
 
 
+def presumed_dead(worker: str) -> bool:
+    """True once the worker's heartbeat has been missing for a grace period (by default a
+    whole heartbeat lifetime).
+
+    A missing key alone does not prove a death: Redis may have restarted without persistence
+    (or failed over) and lost every heartbeat, and a worker's next beat can be late while its
+    connection retries. So the first sweep that misses a worker only starts counting.
+    """
+    if is_alive(worker):
+        return False
+    grace = getattr(settings, "WORKER_MISSING_GRACE", settings.WORKER_HEARTBEAT_SECONDS * 3)
+    if grace <= 0:
+        return True
+    grace_ms = max(int(grace * 1000), 1)
+    key = f"selfrep:worker-missing:{worker}"
+    if client().set(key, "1", nx=True, px=grace_ms * 2):
+        return False
+    remaining = client().pttl(key)
+    return remaining >= 0 and grace_ms * 2 - remaining >= grace_ms
+
+
 def start() -> None:
     """Start this worker's heartbeat, cancel listener and sweeper threads (once)."""
     global _started
@@ -145,7 +166,7 @@ def sweep() -> dict[str, int]:
     for prediction in Prediction.objects.filter(
         status__in=active, claimed_at__isnull=False
     ).exclude(worker_id=""):
-        if not is_alive(prediction.worker_id):
+        if presumed_dead(prediction.worker_id):
             prediction_finish(
                 prediction,
                 status=Prediction.Status.FAILED,

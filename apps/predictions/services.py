@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,6 +30,11 @@ SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
 SECRET_MASK = "**********"  # noqa: S105 (what is stored instead of a secret)
 SECRET_TTL = 24 * 3600  # a queued prediction's secrets wait this long in Redis, at most
 CANCEL_CHANNEL = "selfrep:cancel"
+# How long a worker keeps trying to record a prediction's end through a database or Redis
+# outage (a restart, a dropped connection) before it gives up on it.
+OUTAGE_PATIENCE = 30.0
+
+logger = logging.getLogger(__name__)
 
 
 def secret_fields(version: Version) -> set[str]:
@@ -109,13 +117,93 @@ class _Publisher:
         return value
 
 
+def _db_write(write: Callable[[], Any], *, patience: float = 0.0) -> Any:
+    """Run a database write of a running prediction; when the connection was dropped or the
+    database is unavailable, reconnect and try again until `patience` seconds have passed."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return write()
+        except DatabaseError:
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+            logger.warning("database write failed; reconnecting", exc_info=True)
+            connection.close()  # the next query opens a fresh connection
+            time.sleep(0.5)
+
+
+class _EventLog:
+    """The worker's side of a prediction's event log (apps/predictions/events.py).
+
+    It remembers every event it appended, with its id. When Redis loses the log while the
+    prediction runs (a restart without persistence), the next append puts it back with the
+    same ids, so watchers that reconnect with Last-Event-ID get exactly what they missed; an
+    event that cannot be appended while Redis is away waits for the next append.
+    """
+
+    def __init__(self, prediction_id: str) -> None:
+        self.key = events.stream_key(prediction_id)
+        self.written: list[tuple[bytes, dict]] = []
+        self.waiting: list[dict] = []
+
+    def append(self, kind: str, data: Any) -> None:
+        self.waiting.append({"k": kind, "d": json.dumps(data)})
+        try:
+            self._write()
+        except redis.RedisError as exc:  # written with the next event, or at the end
+            logger.warning("could not append to %s (%s); will retry", self.key, exc)
+
+    def finish(self, status: str, reason: str | None, error: str | None) -> None:
+        """Append the last events (as events.finish does) and keep the log a while; waits
+        out a Redis outage of up to OUTAGE_PATIENCE seconds."""
+        self.waiting.append({"k": "status", "d": json.dumps(status)})
+        if error is not None:
+            self.waiting.append({"k": "error", "d": json.dumps({"detail": error})})
+        self.waiting.append({"k": "done", "d": json.dumps({"reason": reason} if reason else {})})
+        deadline = time.monotonic() + OUTAGE_PATIENCE
+        while True:
+            try:
+                self._write()
+                events.client().expire(self.key, settings.EVENT_LOG_TTL)
+                return
+            except redis.RedisError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _write(self) -> None:
+        client = events.client()
+        while self.waiting:
+            fields = self.waiting[0]
+            # NOMKSTREAM: once begun, a log that vanished is restored, never begun again.
+            entry_id = client.xadd(self.key, fields, nomkstream=bool(self.written))
+            if entry_id is None:
+                self._restore()
+                continue
+            self.written.append((entry_id, fields))
+            self.waiting.pop(0)
+
+    def _restore(self) -> None:
+        logger.warning(
+            "%s was lost (Redis restarted?); restoring its %d events", self.key, len(self.written)
+        )
+        pipe = events.client().pipeline(transaction=True)
+        for entry_id, fields in self.written:
+            pipe.xadd(self.key, fields, id=entry_id)
+        pipe.execute()
+
+
 class _Progress:
     """Takes the runtime's events: appends them to the event log at once, saves them to the
-    database at a bounded rate, and triggers webhooks."""
+    database at a bounded rate, and triggers webhooks.
+
+    A database or Redis outage never breaks the run: what could not be written is written
+    later, and the prediction's end is recorded in full by prediction_finish."""
 
     def __init__(self, prediction: Prediction, publish: _Publisher) -> None:
         self.prediction = prediction
         self.publish = publish
+        self.log = _EventLog(prediction.id)
         self.logs: list[str] = []
         self.outputs: list[Any] = []
         self.last_save = 0.0
@@ -130,21 +218,27 @@ class _Progress:
             if kind == "start":  # setup is over: the model's predict() begins now
                 prediction.started_at = timezone.now()
                 prediction.status = Prediction.Status.PROCESSING
-                Prediction.objects.filter(pk=prediction.pk).update(
-                    status=prediction.status,
-                    started_at=prediction.started_at,
-                    logs="".join(self.logs),
-                )
-                events.append(prediction.id, "status", prediction.status)
+                try:
+                    _db_write(
+                        lambda: Prediction.objects.filter(pk=prediction.pk).update(
+                            status=prediction.status,
+                            started_at=prediction.started_at,
+                            logs="".join(self.logs),
+                        ),
+                        patience=OUTAGE_PATIENCE,
+                    )
+                except DatabaseError:  # prediction_finish records started_at with the rest
+                    logger.exception("could not record the start of %s", prediction.pk)
+                self.log.append("status", prediction.status)
                 prediction_webhook(prediction, "start")
                 return
             if kind == "log":
                 self.logs.append(payload)
-                events.append(prediction.id, "logs", payload)
+                self.log.append("logs", payload)
             elif kind == "output":
                 value = self.publish(get_pool().local_files(payload, []))
                 self.outputs.append(value)
-                events.append(prediction.id, "output", value)
+                self.log.append("output", value)
             else:
                 return
             self.dirty.add("output" if kind == "output" else "logs")
@@ -161,9 +255,16 @@ class _Progress:
         self.last_save = time.monotonic()
         prediction.logs = "".join(self.logs)
         prediction.output = self.outputs or None
-        Prediction.objects.filter(pk=prediction.pk).update(
-            logs=prediction.logs, output=prediction.output
-        )
+        try:
+            _db_write(
+                lambda: Prediction.objects.filter(pk=prediction.pk).update(
+                    logs=prediction.logs, output=prediction.output
+                ),
+                patience=1.0,
+            )
+        except DatabaseError:  # the next save, or prediction_finish, writes it
+            logger.warning("could not save the progress of %s", prediction.pk, exc_info=True)
+            return
         for event in sorted(self.dirty):  # webhooks read the saved state
             prediction_webhook(prediction, event)
         self.dirty.clear()
@@ -203,6 +304,20 @@ def prediction_run(prediction_id: str) -> Prediction | None:
     prediction = _claim(prediction_id)
     if prediction is None:
         return None
+    try:
+        return _run(prediction)
+    except Exception:
+        # Claimed by a worker that lives on, nothing else would ever end it: end it here.
+        logger.exception("prediction %s failed on the platform's side", prediction.pk)
+        return prediction_finish(
+            prediction,
+            status=Prediction.Status.FAILED,
+            error="The platform hit an internal error while running this prediction. "
+            "Please run it again.",
+        )
+
+
+def _run(prediction: Prediction) -> Prediction:
     now = timezone.now()
     if prediction.deadline and now >= prediction.deadline:
         return prediction_finish(prediction, status=Prediction.Status.ABORTED)
@@ -245,6 +360,7 @@ def prediction_run(prediction_id: str) -> Prediction | None:
         error=error,
         logs="".join(progress.logs) or result.logs,
         metrics=metrics,
+        log=progress.log,
     )
     _record_setup(prediction.version, outcome)
     return prediction
@@ -272,8 +388,12 @@ def prediction_finish(
     error: str | None = None,
     logs: str | None = None,
     metrics: dict | None = None,
+    log: _EventLog | None = None,
 ) -> Prediction:
-    """Record the terminal state once, close the event log, send the completed webhook."""
+    """Record the terminal state once, close the event log, send the completed webhook.
+
+    `log` is the event log the worker wrote while running the prediction, if any. Waits out
+    a database or Redis outage of up to OUTAGE_PATIENCE seconds."""
     now = timezone.now()
     prediction.status = status
     prediction.output = output if output is not None else prediction.output
@@ -287,27 +407,42 @@ def prediction_finish(
         metrics["predict_time"] = round((now - prediction.started_at).total_seconds(), 6)
     metrics["total_time"] = round((now - prediction.created_at).total_seconds(), 6)
     prediction.metrics = metrics
-    updated = Prediction.objects.filter(
-        pk=prediction.pk, status__in=[Prediction.Status.STARTING, Prediction.Status.PROCESSING]
-    ).update(
-        status=status,
-        output=prediction.output,
-        error=error,
-        logs=prediction.logs,
-        completed_at=now,
-        metrics=metrics,
+    updated = _db_write(
+        lambda: Prediction.objects.filter(
+            pk=prediction.pk,
+            status__in=[Prediction.Status.STARTING, Prediction.Status.PROCESSING],
+        ).update(
+            status=status,
+            output=prediction.output,
+            error=error,
+            logs=prediction.logs,
+            started_at=prediction.started_at,
+            completed_at=now,
+            metrics=metrics,
+        ),
+        patience=OUTAGE_PATIENCE,
     )
     if not updated:  # somebody else finished it first (a cancel, the sweeper)
-        prediction.refresh_from_db()
+        _db_write(prediction.refresh_from_db, patience=OUTAGE_PATIENCE)
         return prediction
     if ran and status != Prediction.Status.ABORTED:
-        Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+        _db_write(
+            lambda: Model.objects.filter(pk=prediction.model_id).update(
+                run_count=F("run_count") + 1
+            ),
+            patience=OUTAGE_PATIENCE,
+        )
     reason = {"canceled": "canceled", "aborted": "canceled", "failed": "error"}.get(status)
-    events.append(prediction.id, "status", status)
-    events.finish(
-        prediction.id, reason=reason, error=error if status == Prediction.Status.FAILED else None
-    )
-    redis_client().delete(_secrets_key(prediction.id), _cancel_key(prediction.id))
+    failure = error if status == Prediction.Status.FAILED else None
+    try:
+        if log is not None:
+            log.finish(status, reason, failure)
+        else:
+            events.append(prediction.id, "status", status)
+            events.finish(prediction.id, reason=reason, error=failure)
+        redis_client().delete(_secrets_key(prediction.id), _cancel_key(prediction.id))
+    except redis.RedisError:  # the database has it all; watchers fall back to it
+        logger.exception("could not close the event log of %s", prediction.pk)
     prediction_webhook(prediction, "completed")
     return prediction
 

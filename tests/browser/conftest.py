@@ -31,8 +31,10 @@ CHROMIUM_ARGS = [
 ARTIFACTS = settings.BASE_DIR / "test-artifacts" / "browser"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module-scoped: Playwright's sync API runs an event loop in this thread while it is open,
+    # which would break later tests that start their own loop.
     executable = shutil.which("chromium")
     assert executable, "the browser tests need Debian's chromium (apt-get install chromium)"
     with sync_playwright() as playwright:
