@@ -8,6 +8,7 @@ from config.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/streams/<str:token>", prediction_stream, name="prediction_stream"),
+    path("v1/", core_views.api_not_found),  # the bare prefix: a problem+json 404 too
     path("v1/", api.urls),
     re_path(r"^v1/.*$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),

@@ -42,7 +42,9 @@ SAFE_INLINE_TYPES = ("image/", "audio/", "video/", "text/plain", "application/js
 def media(request, path: str):
     """Stored files (model outputs, covers, version archives are not served here)."""
     # Version archives are not public, and uploaded files have signed URLs of their own.
-    if path.startswith(("versions/", "files/")) or ".." in path.split("/"):
+    # Empty and "." segments are refused too: `./versions/…` is the same file in storage.
+    segments = path.split("/")
+    if segments[0] in ("versions", "files") or any(s in ("", ".", "..") for s in segments):
         raise Http404
     if not default_storage.exists(path):
         raise Http404

@@ -34,7 +34,8 @@ def own_file(url: str) -> Path | None:
     if not parts.path.startswith(prefix):
         return None
     name = unquote(parts.path.removeprefix(prefix))
-    if name.startswith(("files/", "versions/")) or ".." in name.split("/"):
+    segments = name.split("/")  # `./versions/…` names the same stored file as `versions/…`
+    if segments[0] in ("files", "versions") or any(s in ("", ".", "..") for s in segments):
         return None
     if not default_storage.exists(name):
         return None
