@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -83,6 +84,17 @@ def on_not_found(request, exc):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     return problem_response(exc.status_code, exc.message, exc.message)
+
+
+@api.exception_handler(DataError)
+def on_unstorable_data(request, exc):
+    # e.g. a NUL character in JSON, which PostgreSQL's jsonb and text columns cannot hold.
+    logger.warning("Refused unstorable data in %s %s: %s", request.method, request.path, exc)
+    return problem_response(
+        400,
+        "Invalid data",
+        "The request contains data that cannot be stored, such as NUL (\\u0000) characters.",
+    )
 
 
 @api.exception_handler(Exception)

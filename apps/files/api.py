@@ -18,6 +18,7 @@ from ninja import Router, Schema, Status
 from apps.core.links import absolute_url
 from apps.core.pagination import paginate
 from apps.core.problems import ApiError
+from apps.core.text import contains_nul
 from apps.files.models import File
 from apps.files.services import (
     MAX_FILE_BYTES,
@@ -143,6 +144,8 @@ def _metadata(fields, parts) -> dict:
         raise _invalid("metadata", "invalid_json", "metadata must be valid JSON") from None
     if not isinstance(value, dict):
         raise _invalid("metadata", "invalid_type", "metadata must be a JSON object")
+    if contains_nul(value):
+        raise _invalid("metadata", "invalid_string", "metadata must not contain NUL characters")
     return value
 
 

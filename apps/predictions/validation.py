@@ -10,6 +10,7 @@ import json
 from jsonschema import Draft7Validator
 
 from apps.core.problems import ApiError
+from apps.core.text import contains_nul
 
 _TYPE_NAMES = {
     "string": "string",
@@ -99,6 +100,10 @@ def validate_input(openapi_schema: dict, value) -> dict:
     wrong with each field."""
     if not isinstance(value, dict):
         raise invalid([("invalid_type", "input", "input must be an object")])
+    if contains_nul(value):
+        raise invalid(
+            [("invalid_string", "input", "input must not contain NUL (\\u0000) characters")]
+        )
     errors = sorted(
         input_validator(openapi_schema).iter_errors(value), key=lambda e: list(e.absolute_path)
     )

@@ -87,15 +87,20 @@ def process_env(**extra: str) -> dict[str, str]:
 
 
 class Platform:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
+        """`extra_env` is added to (or overrides) the processes' environment, e.g. a
+        PREDICTION_TIME_LIMIT or a REDIS_URL of the test's own."""
         self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = process_env(
-            PUBLIC_URL=self.url,
-            RUNTIME_WORK_DIR=str(tmp / "runtime"),
-            WORKER_HEARTBEAT_SECONDS="1",
-            SWEEP_STARTING_AFTER="5",
+            **{
+                "PUBLIC_URL": self.url,
+                "RUNTIME_WORK_DIR": str(tmp / "runtime"),
+                "WORKER_HEARTBEAT_SECONDS": "1",
+                "SWEEP_STARTING_AFTER": "5",
+                **(extra_env or {}),
+            }
         )
         self.web = self._spawn(
             "web",

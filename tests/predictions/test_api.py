@@ -341,3 +341,9 @@ def test_an_oversized_body_is_a_413_problem(client, cast, version, settings):
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
     assert "files API" in response.json()["detail"]
+
+
+def test_nul_characters_in_input_are_refused_not_a_500(client, cast, version):
+    response = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "a\u0000b"}})
+    assert response.status_code == 422
+    assert "NUL" in response.json()["detail"]
