@@ -9,6 +9,7 @@ collects the results, prints one table and writes docs/benchmarks.md (the part b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,16 +27,6 @@ from django.core.management.base import BaseCommand, CommandError
 BENCH_DIR = Path(settings.BASE_DIR) / "bench"
 SCENARIOS = ["overhead", "throughput", "streaming", "lifecycle", "queue", "web"]  # web last
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-# Variables that would point the scenarios at another database, Redis or folders.
-NOT_INHERITED = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "MEDIA_ROOT",
-    "STATIC_ROOT",
-    "RUNTIME_WORK_DIR",
-    "DRAMATIQ_NAMESPACE",
-    "PUBLIC_URL",
-)
 
 
 class Command(BaseCommand):
@@ -52,7 +43,8 @@ class Command(BaseCommand):
             "--output",
             type=Path,
             default=None,
-            help="the Markdown report (default docs/benchmarks.md; with --quick, in the var dir)",
+            help="the Markdown report (default docs/benchmarks.md for a full run; with --quick "
+            "or --only, a file in the var dir)",
         )
         parser.add_argument(
             "--var-dir", type=Path, default=None, help="throwaway state (default /tmp/bench-*)"
@@ -69,13 +61,16 @@ class Command(BaseCommand):
             raise CommandError(f"unknown scenarios: {', '.join(sorted(unknown))}")
         scenarios = [s for s in SCENARIOS if s in scenarios]
         var_dir = (var_dir or Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))).resolve()
-        if var_dir == Path(settings.BASE_DIR, "var").resolve():
+        if var_dir.is_relative_to(Path(settings.BASE_DIR, "var").resolve()):
             raise CommandError("the var dir must be a throwaway folder, not the checkout's var/")
         var_dir.mkdir(parents=True, exist_ok=True)
-        if output is None:
+        if output is None:  # only a full run replaces the figures in docs/
+            partial = quick or scenarios != SCENARIOS
             output = (
-                var_dir / "benchmarks.md" if quick else settings.BASE_DIR / "docs/benchmarks.md"
+                var_dir / "benchmarks.md" if partial else settings.BASE_DIR / "docs/benchmarks.md"
             )
+        from bench.harness import NOT_INHERITED
+
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env |= {
             "VAR_DIR": str(var_dir),
@@ -84,7 +79,6 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "1" if debug else "0",
             "SECRET_KEY": os.urandom(24).hex(),
-            "LOG_LEVEL": "WARNING",
         }
         started = time.monotonic()
         load_start = os.getloadavg()
@@ -105,7 +99,11 @@ class Command(BaseCommand):
                 collected.append(result)
                 self.stdout.write(f"    {result['status']} in {result['seconds']:.0f} s")
         finally:
-            if not keep:
+            _stop_leftover_redis(var_dir)
+            failed = len(collected) < len(scenarios) or any(r["status"] != "ok" for r in collected)
+            if failed and not keep:
+                self.stderr.write(f"Keeping {var_dir} (the logs of what failed are in it).")
+            elif not keep:
                 shutil.rmtree(var_dir, ignore_errors=True)
         from bench.report import render
 
@@ -157,11 +155,13 @@ class Command(BaseCommand):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        counts = ["--rounds", "1", "--per-round", "5", "--idle-samples", "3"]
+        counts = ["--rounds", "1", "--per-round", "5", "--idle-samples", "1"]
+        counts += ["--delayed-samples", "0"]
         if not quick:
-            counts = ["--rounds", "10", "--per-round", "20", "--idle-samples", "30"]
+            counts = ["--rounds", "10", "--per-round", "20", "--idle-samples", "15"]
         log_path = var_dir / "logs" / "queue.out"
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        load_start = os.getloadavg()[0]
         try:
             _wait_for_port(port)
             result = subprocess.run(
@@ -178,7 +178,8 @@ class Command(BaseCommand):
         if result.returncode != 0:
             self.stderr.write(f"queue failed:\n{(result.stdout + result.stderr)[-3000:]}")
             return {"status": f"failed (exit code {result.returncode})", "scenario": "queue"}
-        return {"status": "ok", **parse_queue_table(result.stdout, counts)}
+        loads = {"load_start": load_start, "load_end": os.getloadavg()[0]}
+        return {"status": "ok", **parse_queue_table(result.stdout, counts), **loads}
 
     def _write(self, output: Path, generated: str) -> None:
         block = f"{BEGIN}\n{generated.strip()}\n{END}"
@@ -224,7 +225,7 @@ def parse_queue_table(stdout: str, counts: list[str]) -> dict:
             rows.append(
                 row(
                     "queue",
-                    f"  stock Dramatiq broker, {section}",
+                    f"stock Dramatiq broker (for comparison), {section}",
                     n=int(n),
                     p50=float(p50),
                     p95=float(p95),
@@ -244,6 +245,22 @@ def parse_queue_table(stdout: str, counts: list[str]) -> dict:
         ],
         "notes": {},
     }
+
+
+def _stop_leftover_redis(var_dir: Path) -> None:
+    """A scenario that died without cleaning up may leave its embedded Redis (which it started
+    in a session of its own) running: stop it by the PID in its pidfile."""
+    import signal
+
+    for pidfile in (var_dir / "redis").glob("*.pid"):
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if str(var_dir).encode() in cmdline or b"redis-server" in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def _free_port() -> int:
