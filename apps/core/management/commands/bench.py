@@ -44,7 +44,7 @@ class Command(BaseCommand):
             type=Path,
             default=None,
             help="the Markdown report (default docs/benchmarks.md for a full run; with --quick "
-            "or --only, a file in the var dir)",
+            "or --only, <var dir>.md)",
         )
         parser.add_argument(
             "--var-dir", type=Path, default=None, help="throwaway state (default /tmp/bench-*)"
@@ -66,9 +66,8 @@ class Command(BaseCommand):
         var_dir.mkdir(parents=True, exist_ok=True)
         if output is None:  # only a full run replaces the figures in docs/
             partial = quick or scenarios != SCENARIOS
-            output = (
-                var_dir / "benchmarks.md" if partial else settings.BASE_DIR / "docs/benchmarks.md"
-            )
+            docs = settings.BASE_DIR / "docs" / "benchmarks.md"
+            output = var_dir.with_name(var_dir.name + ".md") if partial else docs
         from bench.harness import NOT_INHERITED
 
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
@@ -79,7 +78,9 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "1" if debug else "0",
             "SECRET_KEY": os.urandom(24).hex(),
+            "TMPDIR": str(var_dir / "tmp"),  # temporary files go with the var dir
         }
+        (var_dir / "tmp").mkdir(exist_ok=True)
         started = time.monotonic()
         load_start = os.getloadavg()
         self.stdout.write(
