@@ -354,7 +354,9 @@ class CogProcess:
                 "PUT",
                 f"{self.base}/predictions/{prediction_id}",
                 json=body,
-                headers={"Accept": "text/event-stream"},
+                # A fresh connection per prediction: reusing the keep-alive connection of the
+                # health check stalls Cog's first bytes by ~40 ms (docs/benchmarks.md).
+                headers={"Accept": "text/event-stream", "Connection": "close"},
             )
             response = self.client.send(request, stream=True)
             if response.status_code != 409 or time.monotonic() > deadline:
