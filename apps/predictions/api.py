@@ -168,7 +168,9 @@ def _resolve_version(account: Account, ref) -> Version:
         raise _invalid_version()
     visible = Model.objects.visible_to_account(account)
     if HEX64.match(ref):
-        versions = Version.objects.filter(digest=ref, model__in=visible).select_related("model")
+        versions = Version.objects.filter(digest=ref, model__in=visible).select_related(
+            "model__owner", "model__default_hardware"
+        )
         # The same content may be pushed to several models: prefer the caller's own.
         version = sorted(versions, key=lambda v: v.model.owner_id != account.pk)[:1]
         if version:
@@ -178,12 +180,17 @@ def _resolve_version(account: Account, ref) -> Version:
     if not match:
         raise _invalid_version()
     owner, name, digest = match.groups()
-    model = visible.filter(owner__name__iexact=owner, name__iexact=name).first()
+    model = (
+        visible.filter(owner__name__iexact=owner, name__iexact=name)
+        .select_related("owner", "default_hardware", "latest_version")
+        .first()
+    )
     if model is None:
         raise _invalid_version()
     version = model.versions.filter(digest=digest).first() if digest else model.latest_version
     if version is None:
         raise _invalid_version()
+    version.model = model  # already loaded, with what the response needs
     return version
 
 

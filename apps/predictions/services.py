@@ -33,6 +33,9 @@ CANCEL_CHANNEL = "selfrep:cancel"
 # How long a worker keeps trying to record a prediction's end through a database or Redis
 # outage (a restart, a dropped connection) before it gives up on it.
 OUTAGE_PATIENCE = 30.0
+WAIT_CHECK = 1.0  # seconds: how often `Prefer: wait` looks at the database besides the log
+# What a worker changes on a prediction: re-read only these, keeping the cached relations.
+RUN_FIELDS = ["status", "output", "logs", "error", "metrics", "started_at", "completed_at"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +156,12 @@ class _EventLog:
         except redis.RedisError as exc:  # written with the next event, or at the end
             logger.warning("could not append to %s (%s); will retry", self.key, exc)
 
-    def finish(self, status: str, reason: str | None, error: str | None) -> None:
-        """Append the last events (as events.finish does) and keep the log a while; waits
-        out a Redis outage of up to OUTAGE_PATIENCE seconds."""
+    def finish(
+        self, status: str, reason: str | None, error: str | None, *, forget: tuple[str, ...] = ()
+    ) -> None:
+        """Append the last events (as events.finish does), keep the log a while and delete
+        the `forget` keys, in one round trip; waits out a Redis outage of up to
+        OUTAGE_PATIENCE seconds."""
         self.waiting.append({"k": "status", "d": json.dumps(status)})
         if error is not None:
             self.waiting.append({"k": "error", "d": json.dumps({"detail": error})})
@@ -163,25 +169,37 @@ class _EventLog:
         deadline = time.monotonic() + OUTAGE_PATIENCE
         while True:
             try:
-                self._write()
-                events.client().expire(self.key, settings.EVENT_LOG_TTL)
+                self._write(closing=forget)
                 return
             except redis.RedisError:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.5)
 
-    def _write(self) -> None:
+    def _write(self, closing: tuple[str, ...] | None = None) -> None:
+        """Append the waiting events in one pipeline; with `closing`, also set the log's
+        expiry and delete those keys once every event is in."""
         client = events.client()
-        while self.waiting:
-            fields = self.waiting[0]
-            # NOMKSTREAM: once begun, a log that vanished is restored, never begun again.
-            entry_id = client.xadd(self.key, fields, nomkstream=bool(self.written))
-            if entry_id is None:
-                self._restore()
+        while self.waiting or closing is not None:
+            pipe = client.pipeline(transaction=False)
+            batch = list(self.waiting)
+            for index, fields in enumerate(batch):
+                # NOMKSTREAM: once begun, a log that vanished is restored, never begun again.
+                pipe.xadd(self.key, fields, nomkstream=bool(self.written) or index > 0)
+            if closing is not None:
+                pipe.expire(self.key, settings.EVENT_LOG_TTL)
+                if closing:
+                    pipe.delete(*closing)
+            replies = pipe.execute()
+            for fields, entry_id in zip(batch, replies, strict=False):
+                if entry_id is None:
+                    break
+                self.written.append((entry_id, fields))
+                self.waiting.pop(0)
+            if self.waiting:
+                self._restore()  # the log vanished: put it back, then append the rest
                 continue
-            self.written.append((entry_id, fields))
-            self.waiting.pop(0)
+            return
 
     def _restore(self) -> None:
         logger.warning(
@@ -321,11 +339,14 @@ def _run(prediction: Prediction) -> Prediction:
     now = timezone.now()
     if prediction.deadline and now >= prediction.deadline:
         return prediction_finish(prediction, status=Prediction.Status.ABORTED)
-    if redis_client().exists(_cancel_key(prediction.id)):
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.exists(_cancel_key(prediction.id))
+    pipe.getdel(_secrets_key(prediction.id))
+    canceled, secrets = pipe.execute()
+    if canceled:
         return prediction_finish(prediction, status=Prediction.Status.CANCELED)
 
     inputs = dict(prediction.input)
-    secrets = redis_client().getdel(_secrets_key(prediction.id))
     if secrets:
         inputs.update(json.loads(secrets))
     time_limit = settings.PREDICTION_TIME_LIMIT
@@ -434,13 +455,14 @@ def prediction_finish(
         )
     reason = {"canceled": "canceled", "aborted": "canceled", "failed": "error"}.get(status)
     failure = error if status == Prediction.Status.FAILED else None
+    forget = (_secrets_key(prediction.id), _cancel_key(prediction.id))
     try:
         if log is not None:
-            log.finish(status, reason, failure)
+            log.finish(status, reason, failure, forget=forget)
         else:
             events.append(prediction.id, "status", status)
             events.finish(prediction.id, reason=reason, error=failure)
-        redis_client().delete(_secrets_key(prediction.id), _cancel_key(prediction.id))
+            redis_client().delete(*forget)
     except redis.RedisError:  # the database has it all; watchers fall back to it
         logger.exception("could not close the event log of %s", prediction.pk)
     prediction_webhook(prediction, "completed")
@@ -463,19 +485,27 @@ def prediction_cancel(prediction: Prediction) -> Prediction:
 
 
 def prediction_wait(prediction: Prediction, seconds: float) -> Prediction:
-    """Block until the prediction finishes or `seconds` pass (for `Prefer: wait`)."""
+    """Block until the prediction finishes or `seconds` pass (for `Prefer: wait`).
+
+    Follows the event log and reads the database once, after `done`. The database is also
+    read every WAIT_CHECK seconds without `done`, in case the end of the log was lost."""
     deadline = time.monotonic() + seconds
     after = "0-0"
-    while True:
-        prediction.refresh_from_db()
+    while (remaining := deadline - time.monotonic()) > 0:
+        block = min(remaining, WAIT_CHECK)
+        try:
+            batch = events.read(prediction.id, after, block_ms=max(1, int(block * 1000)))
+        except redis.RedisError:
+            logger.warning("cannot follow the event log of %s", prediction.pk, exc_info=True)
+            time.sleep(min(block, 0.1))
+            batch = []
+        if any(kind == "done" for _id, kind, _data in batch):
+            break
+        if batch:
+            after = batch[-1][0]
+            continue
+        prediction.refresh_from_db(fields=RUN_FIELDS)
         if prediction.is_terminal:
             return prediction
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return prediction
-        for event_id, kind, _data in events.read(
-            prediction.id, after, block_ms=max(1, int(remaining * 1000))
-        ):
-            after = event_id
-            if kind == "done":
-                break
+    prediction.refresh_from_db(fields=RUN_FIELDS)
+    return prediction

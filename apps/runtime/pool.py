@@ -107,7 +107,7 @@ class ModelPool:
         with start_lock:
             with self._lock:
                 process = self.processes.get(spec.digest)
-            if process is not None and process.is_usable():
+            if process is not None and process.is_ready():
                 return process, None
             if process is not None:
                 on_event("log", "Restarting the model process (the previous one stopped)\n")

@@ -5,7 +5,9 @@ coglet's public routes (`/health-check`, `PUT /predictions/{id}` with server-sen
 `POST /predictions/{id}/cancel`). What the driver absorbs of coglet's quirks:
 - it answers 409 for a moment after a prediction while its slot is released: retried;
 - failed predictions come back as HTTP 200 with status "failed": read from the body;
-- a crashed worker leaves the server DEFUNCT for good: the pool restarts the process;
+- a crashed worker leaves the server DEFUNCT for good: the pool restarts the process; a warm
+  process is checked before each prediction by its processes' states (`is_ready`, no HTTP
+  request: a health check on the prediction's path costs more than the prediction);
 - its responses carry no input or timestamps: the caller keeps those.
 """
 
@@ -110,6 +112,7 @@ class CogProcess:
         self.client = httpx.Client(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
         self.busy = 0
         self.setup: SetupInfo | None = None
+        self.members: list[int] = []  # the group's processes once READY (coglet's worker)
         self.last_used = time.monotonic()
         self._lock = threading.Lock()
 
@@ -174,6 +177,7 @@ class CogProcess:
             status = health.get("status") if health else None
             if status in ("READY", "BUSY"):
                 seconds = time.monotonic() - started
+                self.members = self._group_members()
                 self.setup = SetupInfo(seconds, self._wait_for_setup_output())
                 return self.setup
             if status == "SETUP_FAILED":
@@ -204,6 +208,30 @@ class CogProcess:
 
     def is_alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def is_ready(self) -> bool:
+        """Whether every process of the group that was there at READY still runs: what a dead
+        Python worker (DEFUNCT server) looks like, read from /proc in microseconds."""
+        if not self.is_alive():
+            return False
+        for pid in self.members:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    state = handle.read().rpartition(b")")[2].split()[0]
+            except (OSError, IndexError):
+                return False
+            if state in (b"Z", b"X"):
+                return False
+        return True
+
+    def _group_members(self) -> list[int]:
+        members = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != self.process.pid:
+                with contextlib.suppress(OSError):
+                    if os.getpgid(int(entry.name)) == self.process.pid:
+                        members.append(int(entry.name))
+        return members
 
     def is_usable(self) -> bool:
         if not self.is_alive():
@@ -354,8 +382,9 @@ class CogProcess:
                 "PUT",
                 f"{self.base}/predictions/{prediction_id}",
                 json=body,
-                # A fresh connection per prediction: reusing the keep-alive connection of the
-                # health check stalls Cog's first bytes by ~40 ms (docs/benchmarks.md).
+                # A fresh connection per prediction: a request after another one on a kept-alive
+                # connection (a health check, a cancel) stalled Cog's reply by ~40 ms
+                # (docs/benchmarks.md); a new loopback connection costs ~0.1 ms.
                 headers={"Accept": "text/event-stream", "Connection": "close"},
             )
             response = self.client.send(request, stream=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import http.server
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -178,6 +180,27 @@ def test_a_crashing_model_process_fails_the_prediction_and_is_restarted(pool, sp
     assert again.result.output == "hello reborn"
     assert again.setup is not None  # a fresh process ran setup again
     assert "loading weights" in logs_of(events)
+
+
+@pytest.mark.parametrize("member", ["python worker", "cog server"])
+def test_a_model_process_that_died_while_idle_is_replaced_before_the_next_prediction(
+    pool, specs, member
+):
+    first, _ = run(pool, specs["echo"], {"text": "before"})
+    assert first.result.output == "hello before"
+    process = pool.processes[specs["echo"].digest]
+    assert process.members, "the Python worker of the group was recorded at READY"
+    victim = process.members[0] if member == "python worker" else process.process.pid
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process.is_ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process.is_ready()
+    again, events = run(pool, specs["echo"], {"text": "after"})
+    assert again.result.status == "succeeded", again.result.error
+    assert again.result.output == "hello after"
+    assert again.setup is not None  # a fresh process, with setup() run again
+    assert "Restarting the model process" in logs_of(events)
 
 
 def test_invalid_input_is_refused_with_the_field_named(pool, specs):
