@@ -16,17 +16,23 @@ def account_can_manage(account: Account, owner: Account) -> bool:
     return account.user_id is not None and owner.is_member(account.user)
 
 
+def account_can_see(account: Account, model: Model) -> bool:
+    """`Model.objects.visible_to_account(account)` for one loaded model: the common cases
+    (public, the account's own) without a query."""
+    if model.is_public or model.owner_id == account.pk:
+        return True
+    if account.user_id is None:
+        return False
+    return Model.objects.visible_to_account(account).filter(pk=model.pk).exists()
+
+
 def get_model_for_account(account: Account, owner: str, name: str) -> Model:
     """The model if the token's account may see it; a 404 otherwise (never a hint)."""
-    model = (
-        Model.objects.visible_to_account(account)
-        .select_related("owner", "latest_version", "default_hardware")
-        .filter(owner__name__iexact=owner, name__iexact=name)
-        .first()
-    )
-    if model is None:
-        raise Http404
-    return model
+    candidates = Model.objects.select_related("owner", "latest_version", "default_hardware")
+    for model in candidates.filter(owner__name__iexact=owner, name__iexact=name):
+        if account_can_see(account, model):
+            return model
+    raise Http404
 
 
 def get_model_for_user(user, owner: str, name: str) -> tuple[Model, bool]:

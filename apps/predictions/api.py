@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Router
 
 from apps.accounts.models import Account
-from apps.catalog.access import get_model_for_account
-from apps.catalog.models import Model, Version
+from apps.catalog.access import account_can_see, get_model_for_account
+from apps.catalog.models import Version
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
 from apps.predictions.serializers import prediction_json
@@ -166,27 +166,23 @@ def _invalid_version() -> ApiError:
 def _resolve_version(account: Account, ref) -> Version:
     if not isinstance(ref, str):
         raise _invalid_version()
-    visible = Model.objects.visible_to_account(account)
     if HEX64.match(ref):
-        versions = Version.objects.filter(digest=ref, model__in=visible).select_related(
+        versions = Version.objects.filter(digest=ref).select_related(
             "model__owner", "model__default_hardware"
         )
         # The same content may be pushed to several models: prefer the caller's own.
-        version = sorted(versions, key=lambda v: v.model.owner_id != account.pk)[:1]
-        if version:
-            return version[0]
+        for version in sorted(versions, key=lambda v: v.model.owner_id != account.pk):
+            if account_can_see(account, version.model):
+                return version
         raise _invalid_version()
     match = VERSION_REF.match(ref)
     if not match:
         raise _invalid_version()
     owner, name, digest = match.groups()
-    model = (
-        visible.filter(owner__name__iexact=owner, name__iexact=name)
-        .select_related("owner", "default_hardware", "latest_version")
-        .first()
-    )
-    if model is None:
-        raise _invalid_version()
+    try:
+        model = get_model_for_account(account, owner, name)
+    except Http404:
+        raise _invalid_version() from None
     version = model.versions.filter(digest=digest).first() if digest else model.latest_version
     if version is None:
         raise _invalid_version()
@@ -248,7 +244,9 @@ def create_model_prediction(request, owner: str, name: str):
         raise ApiError(
             422, "Model has no versions", f"{model.full_name} has no versions to run yet."
         )
-    return _create(request, model.latest_version, body)
+    version = model.latest_version
+    version.model = model  # already loaded, with what the response needs
+    return _create(request, version, body)
 
 
 def _visible_predictions(account: Account):
