@@ -86,6 +86,103 @@ async def aread(
     return _decode(result[0][1]) if result else []
 
 
+async def arange(prediction_id: str, after: str = "0-0", *, count: int = 1000):
+    """Everything in the log after `after`, now (no waiting)."""
+    key = stream_key(prediction_id)
+    found: list[tuple[str, str, Any]] = []
+    while True:
+        low = f"({after}" if after != "0-0" else "-"
+        page = _decode(await async_client().xrange(key, min=low, count=count))
+        found += page
+        if len(page) < count:
+            return found
+        after = page[-1][0]
+
+
+def id_key(event_id: str) -> tuple[int, int]:
+    left, _, right = event_id.partition("-")
+    return int(left), int(right)
+
+
+class _Feed:
+    """The one reader of a prediction's log in this event loop, shared by all its watchers.
+
+    A hundred people watching one prediction cost one blocking XREAD per batch of events
+    instead of a hundred, and the events are decoded once. The feed starts where its first
+    watcher starts, hands every batch to each watcher's queue, and stops after `done` or
+    when its last watcher leaves; a Redis error reaches every watcher."""
+
+    def __init__(self, registry: dict, prediction_id: str, after: str) -> None:
+        self.registry, self.prediction_id, self.after = registry, prediction_id, after
+        self.queues: set[asyncio.Queue] = set()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self.queues:
+                batch = await aread(self.prediction_id, self.after, block_ms=FEED_BLOCK_MS)
+                if not batch:
+                    continue
+                self.after = batch[-1][0]
+                for queue in self.queues:
+                    queue.put_nowait(batch)
+                if any(kind == "done" for _id, kind, _data in batch):
+                    return
+        except Exception as exc:  # noqa: BLE001 (handed to every watcher, who raise it)
+            for queue in self.queues:
+                queue.put_nowait(exc)
+        finally:
+            if self.registry.get(self.prediction_id) is self:
+                del self.registry[self.prediction_id]
+
+    def leave(self, queue: asyncio.Queue) -> None:
+        self.queues.discard(queue)
+        if not self.queues and not self.task.done():
+            self.task.cancel()
+
+
+FEED_BLOCK_MS = 15000
+_feeds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def follow(prediction_id: str, after: str = "0-0", *, keepalive_ms: int = 15000):
+    """The prediction's events after `after`, in batches as they come, each exactly once; an
+    empty batch after `keepalive_ms` of quiet. Watchers of one prediction in one process
+    share one reader (_Feed). The caller stops after `done`."""
+    registry = _feeds.setdefault(asyncio.get_running_loop(), {})
+    queue: asyncio.Queue = asyncio.Queue()
+    feed = registry.get(prediction_id)
+    joined = feed is not None
+    if feed is None:  # the feed starts at our position: it brings everything after it
+        feed = registry[prediction_id] = _Feed(registry, prediction_id, after)
+    feed.queues.add(queue)
+    try:
+        if joined:  # joined first, then read what came before: the overlap is dropped by id
+            earlier = await arange(prediction_id, after)
+            if earlier:
+                after = earlier[-1][0]
+                yield earlier
+        while True:
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(keepalive_ms / 1000):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield []
+                    continue
+            else:
+                item = queue.get_nowait()
+            if isinstance(item, Exception):
+                raise item
+            position = id_key(after)
+            batch = [event for event in item if id_key(event[0]) > position]
+            if batch:
+                after = batch[-1][0]
+                yield batch
+    finally:
+        feed.leave(queue)
+
+
 def valid_event_id(value: str) -> bool:
     left, sep, right = value.partition("-")
     return bool(sep) and left.isdigit() and right.isdigit()

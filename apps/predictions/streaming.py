@@ -1,12 +1,14 @@
 """Server-sent events behind `urls.stream`, and the websocket the web pages watch.
 
 Both read the prediction's event log (apps/predictions/events.py) from any position and then
-wait for more, so a late or reconnecting watcher gets everything exactly once.
+wait for more, so a late or reconnecting watcher gets everything exactly once; the watchers of
+one prediction in one web process share one reader of the log (events.follow).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from urllib.parse import parse_qs
 
@@ -59,11 +61,6 @@ def _from_database(prediction: Prediction) -> list[tuple[str, str, object]]:
     return replay
 
 
-def _id_key(event_id: str) -> tuple[int, int]:
-    left, _, right = event_id.partition("-")
-    return int(left), int(right)
-
-
 def _rest_from_database(prediction: Prediction, after: str):
     """What follows `after` in the stream rebuilt from the database. An id of the live log
     (which is gone: it expired, or Redis lost it) cannot be placed in the stored output: such
@@ -71,8 +68,8 @@ def _rest_from_database(prediction: Prediction, after: str):
     replay = _from_database(prediction)
     if after == "0-0":
         return replay
-    if _id_key(after)[0] == 0:  # an id of this rebuilt stream
-        return [event for event in replay if _id_key(event[0]) > _id_key(after)]
+    if events.id_key(after)[0] == 0:  # an id of this rebuilt stream
+        return [event for event in replay if events.id_key(event[0]) > events.id_key(after)]
     return [event for event in replay if event[1] in ("error", "done")]
 
 
@@ -86,24 +83,26 @@ async def _events(prediction: Prediction, after: str):
         for event in _rest_from_database(prediction, after):
             yield _sse(*event)
         return
-    while True:
-        batch = await events.aread(prediction.id, after, block_ms=KEEPALIVE_MS)
-        if not batch:
-            # Quiet for a while: if the prediction has ended, the end of its log was lost
-            # (Redis was unreachable when it finished), so end the stream from the database.
-            stored = await Prediction.objects.filter(pk=prediction.pk).afirst()
-            if stored is not None and stored.is_terminal:
-                for event in _rest_from_database(stored, after):
-                    yield _sse(*event)
-                return
-            yield ": keepalive\n\n"
-            continue
-        for event_id, kind, data in batch:
-            after = event_id
-            if kind in ("output", "error", "done"):  # Replicate's events, nothing else
-                yield _sse(event_id, kind, data)
-            if kind == "done":
-                return
+    async with contextlib.aclosing(
+        events.follow(prediction.id, after, keepalive_ms=KEEPALIVE_MS)
+    ) as stream:
+        async for batch in stream:
+            if not batch:
+                # Quiet for a while: if the prediction has ended, the end of its log was lost
+                # (Redis was unreachable when it finished), so end the stream from the database.
+                stored = await Prediction.objects.filter(pk=prediction.pk).afirst()
+                if stored is not None and stored.is_terminal:
+                    for event in _rest_from_database(stored, after):
+                        yield _sse(*event)
+                    return
+                yield ": keepalive\n\n"
+                continue
+            for event_id, kind, data in batch:
+                after = event_id
+                if kind in ("output", "error", "done"):  # Replicate's events, nothing else
+                    yield _sse(event_id, kind, data)
+                if kind == "done":
+                    return
 
 
 @csrf_exempt
@@ -178,30 +177,30 @@ class PredictionConsumer(AsyncJsonWebsocketConsumer):
             for event_id, kind, data in _from_database(prediction):
                 await self.send_json({"id": event_id, "type": kind, "data": data})
             return
-        while True:
-            batch = await events.aread(prediction.id, self.after, block_ms=KEEPALIVE_MS)
-            for event_id, kind, data in batch:
-                self.after = event_id
-                await self.send_json({"id": event_id, "type": kind, "data": data})
-                if kind == "done":
-                    return
+        async with contextlib.aclosing(events.follow(prediction.id, self.after)) as stream:
+            async for batch in stream:
+                for event_id, kind, data in batch:
+                    self.after = event_id
+                    await self.send_json({"id": event_id, "type": kind, "data": data})
+                    if kind == "done":
+                        return
 
     async def _follow_html(self):
         if self.prediction.is_terminal:
             await self.send(text_data=await self._render_final(None))
             await self.close()
             return
-        while True:
-            batch = await events.aread(self.prediction.id, self.after, block_ms=KEEPALIVE_MS)
-            for event_id, kind, data in batch:
-                self.after = event_id
-                if kind == "done":
-                    await self.send(text_data=await self._render_final(event_id))
-                    await self.close()
-                    return
-                message = await self._render_event(event_id, kind, data)
-                if message:
-                    await self.send(text_data=message)
+        async with contextlib.aclosing(events.follow(self.prediction.id, self.after)) as stream:
+            async for batch in stream:
+                for event_id, kind, data in batch:
+                    self.after = event_id
+                    if kind == "done":
+                        await self.send(text_data=await self._render_final(event_id))
+                        await self.close()
+                        return
+                    message = await self._render_event(event_id, kind, data)
+                    if message:
+                        await self.send(text_data=message)
 
     async def _render_event(self, event_id: str, kind: str, data) -> str:
         prediction = self.prediction

@@ -124,3 +124,82 @@ def test_a_finished_prediction_whose_log_expired_is_replayed_from_the_database(
         await communicator.disconnect()
 
     asyncio.run(scenario())
+
+
+def xread_calls() -> int:
+    return events.client().info("commandstats").get("cmdstat_xread", {}).get("calls", 0)
+
+
+def feeds() -> dict:
+    """This event loop's shared readers of event logs, by prediction id."""
+    return dict(events._feeds.get(asyncio.get_running_loop(), {}))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_watchers_share_one_reader_and_each_gets_every_event_once(client, cast, prediction):
+    headers = headers_for(client, cast.bob)
+    for n in range(3):
+        events.append(prediction.id, "output", f"early{n} ")
+
+    async def receive_until_done(communicator):
+        seen = []
+        while True:
+            message = await communicator.receive_json_from(timeout=10)
+            seen.append((message["id"], message["data"]))
+            if message["type"] == "done":
+                return seen
+
+    async def scenario():
+        first = [await connect(prediction.id, headers) for _ in range(10)]
+        await asyncio.sleep(0.3)  # every watcher waits on the live log now
+        # Joining while the feed runs, from the start and from the middle.
+        early = events.read(prediction.id)
+        late = [
+            await connect(prediction.id, headers),
+            await connect(prediction.id, headers, after=early[1][0]),
+        ]
+        await asyncio.sleep(0.3)
+        sharing = {key: len(feed.queues) for key, feed in feeds().items()}
+        calls = await sync_to_async(xread_calls)()
+        for n in range(20):
+            await sync_to_async(events.append)(prediction.id, "output", f"live{n} ")
+            await asyncio.sleep(0.005)
+        await sync_to_async(events.finish)(prediction.id)
+        results = await asyncio.gather(*(receive_until_done(c) for c, _, _ in first + late))
+        calls = await sync_to_async(xread_calls)() - calls
+        for communicator, _, _ in first + late:
+            await communicator.disconnect()
+        return sharing, calls, results
+
+    sharing, calls, results = asyncio.run(scenario())
+    everything = [(event_id, data) for event_id, _kind, data in events.read(prediction.id)]
+    assert len(everything) == 3 + 20 + 1
+    assert sharing == {prediction.id: 12}, "12 watchers of one prediction, one reader"
+    assert calls <= 2 * 21, f"{calls} XREADs for 21 events: one reader, not one per watcher"
+    for seen in results[:11]:
+        assert seen == everything
+    assert results[11] == everything[2:]  # after the second early event: the rest, once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reader_stops_when_the_last_watcher_leaves(client, cast, prediction):
+    headers = headers_for(client, cast.bob)
+
+    async def scenario():
+        watchers = [await connect(prediction.id, headers) for _ in range(3)]
+        await asyncio.sleep(0.3)
+        during = {key: len(feed.queues) for key, feed in feeds().items()}
+        reader = feeds()[prediction.id].task
+        for communicator, _, _ in watchers[:2]:
+            await communicator.disconnect()
+        await asyncio.sleep(0.1)
+        one_left = {key: len(feed.queues) for key, feed in feeds().items()}
+        await watchers[2][0].disconnect()
+        await asyncio.sleep(0.1)
+        return during, one_left, reader.done(), feeds()
+
+    during, one_left, stopped, after = asyncio.run(scenario())
+    assert during == {prediction.id: 3}
+    assert one_left == {prediction.id: 1}
+    assert stopped
+    assert after == {}
