@@ -358,8 +358,6 @@ class Platform:
 
     The per-account rate limits are raised (the defaults, 600 creations a minute, would cap a
     benchmark account at 10 predictions a second); everything else is the default.
-    `whatif` names a benchmark-only experiment of bench/instrument/sitecustomize.py; such a
-    platform gets queues of its own (DRAMATIQ_NAMESPACE), so it can run beside another.
     """
 
     def __init__(
@@ -367,42 +365,31 @@ class Platform:
         processes: Processes,
         *,
         cpu_workers: int = 1,
-        services_worker: bool = True,
         env: dict[str, str] | None = None,
-        whatif: str = "",
         wait: bool = True,
     ) -> None:
         self.processes = processes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        extra = dict(env or {})
-        if whatif:
-            extra |= {
-                "PYTHONPATH": str(BENCH_DIR / "instrument"),
-                "BENCH_WHATIF": whatif,
-                "DRAMATIQ_NAMESPACE": f"bench-whatif-{whatif}",
-            }
         self.env = child_env(
             PUBLIC_URL=self.url,
             RATE_LIMIT_CREATE_PER_MINUTE=str(10**9),
             RATE_LIMIT_OTHER_PER_MINUTE=str(10**9),
             RUNTIME_WORK_DIR=str(Path(os.environ["VAR_DIR"]) / "runtime"),
-            **extra,
+            **(env or {}),
         )
         argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         self.web = processes.spawn("web", [*argv, "config.asgi:application"], env=self.env)
         self.workers: list[subprocess.Popen] = []
-        self.services: subprocess.Popen | None = None
         for _ in range(cpu_workers):
             self.add_worker()
-        if services_worker:
-            manage = [PYTHON, str(BASE_DIR / "manage.py"), "worker"]
-            self.services = processes.spawn(
-                "worker-services",
-                [*manage, "--queues", "webhooks", "default", "--threads", "4"],
-                env=self.env,
-            )
-        if wait:  # else call wait_until_serving() (to start several platforms at once)
+        manage = [PYTHON, str(BASE_DIR / "manage.py"), "worker"]
+        self.services = processes.spawn(
+            "worker-services",
+            [*manage, "--queues", "webhooks", "default", "--threads", "4"],
+            env=self.env,
+        )
+        if wait:  # else call wait_until_serving() (to start other servers meanwhile)
             self.wait_until_serving()
 
     def add_worker(self) -> subprocess.Popen:
@@ -434,7 +421,7 @@ class Platform:
         raise RuntimeError("the web server did not start:\n" + self.processes.log_tail(self.web))
 
     def members(self) -> list[subprocess.Popen]:
-        return [self.web, *self.workers, *([self.services] if self.services else [])]
+        return [self.web, *self.workers, self.services]
 
     def stop(self) -> None:
         self.processes.stop(*self.members())
@@ -442,8 +429,7 @@ class Platform:
     def pids(self) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {"web (daphne)": [self.web.pid]}
         groups["prediction workers"] = [w.pid for w in self.workers]
-        if self.services:
-            groups["services worker"] = [self.services.pid]
+        groups["services worker"] = [self.services.pid]
         return groups
 
 

@@ -12,19 +12,19 @@ same body to both, one request at a time:
 
 The direct Cog client retries at once on Cog's 409 (its slot-release race); retries count in
 its latency. Targets (the issue): platform p50 within 5 ms of direct Cog and p95 within 15 ms,
-warm and after idleness. A third server takes part in the turns: a second platform whose
-workers' streaming PUT to Cog asks for `Connection: close` (a what-if of a proposed fix,
-patched into the benchmark's own processes by bench/instrument/sitecustomize.py).
+warm and after idleness.
 
 Diagnostics, in the same run: the platform's time split by the timestamps it stores (created,
 claimed by a worker, predict() started, completed); the worker's request to Cog replayed
-against a Cog server with and without the proposed fix; CPU per request of each process, by
-kind of API request.
+against a Cog server, beside the way it used to send it and other variants; CPU per request
+of each process, by kind of API request.
 """
 
 from __future__ import annotations
 
 import copy
+import http.client
+import json
 import time
 
 import httpx
@@ -97,9 +97,6 @@ def after_idle(targets: list[Target], count: int, idle: float) -> dict[str, list
     return samples
 
 
-WHATIF = "cog-connection-close"
-
-
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     setup_django()
@@ -122,35 +119,22 @@ def main() -> None:
             version.predictor_ref,
             version.openapi_schema,
         )
-        platform = Platform(processes, wait=False)
-        # (no services worker: nothing here needs webhooks or housekeeping twice)
-        whatif = Platform(processes, whatif=WHATIF, services_worker=False, wait=False)
-        platform.wait_until_serving()
-        whatif.wait_until_serving()
+        platform = Platform(processes)
         cog.wait_ready()
 
         body = {"version": version.digest, "input": {"text": "bench"}}
-        headers = {"Authorization": f"Bearer {token}", "Prefer": "wait"}
-        clients = {
-            "platform": Client(platform.port, headers),
-            "whatif": Client(whatif.port, headers),
-        }
-        traces: dict[str, list[tuple[str, float, float]]] = {name: [] for name in clients}
+        api = Client(platform.port, {"Authorization": f"Bearer {token}", "Prefer": "wait"})
+        trace: list[tuple[str, float, float]] = []
         direct = Client(cog.port)
         retries = [0]
 
-        def via(name: str):
-            client, trace = clients[name], traces[name]
-
-            def send() -> None:
-                sent = time.time()
-                status, answer = client.request("POST", "/v1/predictions", body)
-                received = time.time()
-                if status != 201 or answer.get("output") != "hello bench":
-                    raise RuntimeError(f"{name} answered {status}: {answer}")
-                trace.append((answer["id"], sent, received))
-
-            return send
+        def via_platform() -> None:
+            sent = time.time()
+            status, answer = api.request("POST", "/v1/predictions", body)
+            received = time.time()
+            if status != 201 or answer.get("output") != "hello bench":
+                raise RuntimeError(f"the platform answered {status}: {answer}")
+            trace.append((answer["id"], sent, received))
 
         def via_cog() -> None:
             while True:
@@ -162,67 +146,45 @@ def main() -> None:
                     raise RuntimeError(f"Cog answered {status}: {answer}")
                 return
 
-        targets = [
-            Target("platform", via("platform")),
-            Target("cog", via_cog),
-            Target("whatif", via("whatif")),
-        ]
+        targets = [Target("platform", via_platform), Target("cog", via_cog)]
         cold = targets[0].once()  # the version's first prediction starts its model process
         for target in targets:
             for _ in range(3 if args.quick else 30):
                 target.once()
-        for trace in traces.values():
-            trace.clear()
+        trace.clear()
         retries[0] = 0
         warm = back_to_back(targets, rounds, per_round)
-        warm_traces = {name: list(trace) for name, trace in traces.items()}
+        warm_trace = list(trace)
         warm_retries = retries[0]
         idle_seconds = 0.5 if args.quick else IDLE_SECONDS  # quick: checks the code only
         idle_samples = after_idle(targets, idle, idle_seconds)
         direct.close()
         cog.stop()
-        clients["whatif"].close()
-        whatif.stop()
-        costs = request_costs(platform, clients["platform"], token, body, 10 if args.quick else 100)
-        clients["platform"].close()
+        costs = request_costs(platform, api, token, body, 10 if args.quick else 100)
+        api.close()
         platform.stop()
         hop = cog_hop_probe(processes, source, environment, version, rounds, per_round)
 
         idle_label = f"after {idle_seconds:g} s idle"
         for label, samples in (("warm, sequential", warm), (idle_label, idle_samples)):
-            c = samples["cog"]
+            p, c = samples["platform"], samples["cog"]
+            p50, p95 = percentile(p, 0.5), percentile(p, 0.95)
             c50, c95 = percentile(c, 0.5), percentile(c, 0.95)
-            for name in ("platform", "whatif"):
-                p = samples[name]
-                p50, p95 = percentile(p, 0.5), percentile(p, 0.95)
-                is_platform = name == "platform"
-                results.add(
-                    f"Prefer: wait, hello-world, {label}"
-                    if is_platform
-                    else f"what-if, worker's Cog PUT with Connection: close: {label}",
-                    n=len(p),
-                    p50=p50,
-                    p95=p95,
-                    versus=f"direct Cog {fmt(c50)} / {fmt(c95)} ms",
-                    ratio=f"p50 {ratio(p50, c50)}, +{fmt(p50 - c50)} ms",
-                    target=f"p50 <= Cog + {TARGET_P50_MS:g}, p95 <= Cog + {TARGET_P95_MS:g} ms"
-                    if is_platform
-                    else "",
-                    met=(p50 - c50) <= TARGET_P50_MS and (p95 - c95) <= TARGET_P95_MS
-                    if is_platform
-                    else None,
-                )
-                results.notes[f"{name}, {label}"] = {
-                    "p50": p50,
-                    "p95": p95,
-                    "cog_p50": c50,
-                    "cog_p95": c95,
-                }
+            results.add(
+                f"Prefer: wait, hello-world, {label}",
+                n=len(p),
+                p50=p50,
+                p95=p95,
+                versus=f"direct Cog {fmt(c50)} / {fmt(c95)} ms",
+                ratio=f"p50 {ratio(p50, c50)}, +{fmt(p50 - c50)} ms",
+                target=f"p50 <= Cog + {TARGET_P50_MS:g}, p95 <= Cog + {TARGET_P95_MS:g} ms",
+                met=(p50 - c50) <= TARGET_P50_MS and (p95 - c95) <= TARGET_P95_MS,
+            )
+            results.notes[label] = {"p50": p50, "p95": p95, "cog_p50": c50, "cog_p95": c95}
         results.notes["cold_first_prediction_ms"] = cold
         results.notes["cog_409_retries_warm"] = warm_retries
         results.section(
-            "Platform overhead: where a warm prediction's time goes",
-            breakdown(warm_traces["platform"], warm_traces["whatif"]),
+            "Platform overhead: where a warm prediction's time goes", breakdown(warm_trace)
         )
         report_hop(results, hop)
         report_costs(results, costs)
@@ -230,12 +192,8 @@ def main() -> None:
         results.section(
             "Platform overhead: method",
             "Sequential, one keep-alive http.client connection per server, the same input "
-            f'(`{{"text": "bench"}}`) to three servers in alternating turns: the platform, '
-            "direct Cog, and a second platform beside the first (queues of its own, no services "
-            "worker) whose "
-            "workers' PUT to Cog asks for `Connection: close` (a what-if of the fix proposed "
-            "below, patched into the benchmark's processes only by "
-            f"bench/instrument/sitecustomize.py). Warm: {rounds} turns of {per_round} requests "
+            f'(`{{"text": "bench"}}`) to the platform and direct Cog in alternating turns. '
+            f"Warm: {rounds} turns of {per_round} requests "
             f"per server after 30 warm-up requests each ({rounds * per_round} measured per "
             f"server); after idleness: {idle} requests per server, each after "
             f"{idle_seconds:g} s without a request to that server, turns staggered. Direct Cog "
@@ -251,8 +209,8 @@ def main() -> None:
 PHASES = [
     "client sends -> row created (HTTP, auth, validation, insert)",
     "row created -> claimed by the worker (commit, enqueue, queue, claim)",
-    "claimed -> predict() starts (pool, health check, start event)",
-    "predict() starts -> completed (Cog hop: PUT + SSE, model)",
+    "claimed -> predict() starts (pool, process check, start event)",
+    "predict() starts -> completed (Cog hop: PUT + SSE on a new connection, model)",
     "completed -> client has the response (finish writes, wake-up, reply)",
 ]
 
@@ -280,18 +238,16 @@ def phase_samples(trace: list[tuple[str, float, float]]) -> dict[str, list[float
     return phases
 
 
-def breakdown(trace: list, whatif_trace: list) -> str:
-    now, then = phase_samples(trace), phase_samples(whatif_trace)
-
-    def cell(values: list[float]) -> str:
-        return f"{fmt(percentile(values, 0.5))} / {fmt(percentile(values, 0.95))}"
-
+def breakdown(trace: list) -> str:
     table = markdown_table(
-        ["phase", "platform p50 / p95 ms", "what-if (Connection: close) p50 / p95 ms"],
-        [[name, cell(now[name]), cell(then[name])] for name in now],
+        ["phase", "platform p50 / p95 ms"],
+        [
+            [name, f"{fmt(percentile(values, 0.5))} / {fmt(percentile(values, 0.95))}"]
+            for name, values in phase_samples(trace).items()
+        ],
     )
     return (
-        f"{len(trace)} warm predictions per platform; the phases come from the wall-clock "
+        f"{len(trace)} warm predictions; the phases come from the wall-clock "
         "timestamps the platform stores on each prediction (`created_at`, `claimed_at`, "
         "`started_at`, `completed_at`) and the client's clock (same machine). Per-phase "
         "percentiles do not add up to the total's.\n\n" + table
@@ -300,35 +256,100 @@ def breakdown(trace: list, whatif_trace: list) -> str:
 
 # --- diagnostics: the worker's hop to Cog, and CPU per request kind -------------------------
 
+HOP_INPUT = {"text": "bench"}
+
+
+def hop_events(lines) -> None:
+    """Read server-sent events to the end of the `completed` one, as CogProcess._predict."""
+    completed = False
+    for line in lines:
+        if line.startswith("event:"):
+            completed = line[6:].strip() == "completed"
+        elif completed and line == "":
+            return
+    raise RuntimeError("Cog's stream ended before its completed event")
+
+
+def hop_worker(port: int, _client: httpx.Client, prediction_id: str) -> None:
+    """What the worker sends now (CogProcess._open_stream): no health check (the pool reads the
+    process states from /proc), PUT + SSE with `Connection: close` on a connection of its own
+    (the standard library's client); 409 retried after 5 ms."""
+    body = json.dumps({"id": prediction_id, "input": HOP_INPUT}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "Connection": "close",
+    }
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("PUT", f"/predictions/{prediction_id}", body=body, headers=headers)
+            response = connection.getresponse()
+            if response.status == 409:
+                time.sleep(0.005)
+                continue
+            if response.status != 200:
+                raise RuntimeError(f"Cog answered {response.status}")
+            hop_events(line.decode().rstrip("\r\n") for line in iter(response.readline, b""))
+            return
+        finally:
+            connection.close()
+
+
+def hop_keep_alive(health: bool, method: str):
+    """Requests on the variant's own httpx client (one keep-alive connection), as the worker
+    sent them before: the pool's health check (CogProcess.is_usable) if `health`, then
+    PUT + SSE (or Cog's plain POST with a JSON reply); 409 retried after 5 ms."""
+
+    def send(port: int, client: httpx.Client, prediction_id: str) -> None:
+        base = f"http://127.0.0.1:{port}"
+        if health:
+            client.get(f"{base}/health-check", timeout=5).json()
+        while True:
+            if method == "PUT":
+                request = client.build_request(
+                    "PUT",
+                    f"{base}/predictions/{prediction_id}",
+                    json={"id": prediction_id, "input": HOP_INPUT},
+                    headers={"Accept": "text/event-stream"},
+                )
+            else:
+                request = client.build_request(
+                    "POST", f"{base}/predictions", json={"input": HOP_INPUT}
+                )
+            response = client.send(request, stream=True)
+            if response.status_code != 409:
+                break
+            response.close()
+            time.sleep(0.005)
+        try:
+            if response.status_code != 200:
+                raise RuntimeError(f"Cog answered {response.status_code}")
+            if method == "PUT":
+                hop_events(response.iter_lines())
+            else:
+                response.read()
+        finally:
+            response.close()
+
+    return send
+
+
+HOP_WORKER = "worker's way: PUT + SSE, `Connection: close` (a new connection), no health check"
+HOP_PREVIOUS = "previous way: GET /health-check, then PUT + SSE, one keep-alive connection"
+HOP_POST = "POST, JSON reply (Cog's plain API), keep-alive"
 HOP_VARIANTS = {
-    "worker's way: GET /health-check, then PUT + SSE, one keep-alive connection": {
-        "health": True,
-        "method": "PUT",
-        "headers": {"Accept": "text/event-stream"},
-    },
-    "the same, the PUT with `Connection: close` (a new connection per prediction)": {
-        "health": True,
-        "method": "PUT",
-        "headers": {"Accept": "text/event-stream", "Connection": "close"},
-    },
-    "PUT + SSE only (no health check), keep-alive": {
-        "health": False,
-        "method": "PUT",
-        "headers": {"Accept": "text/event-stream"},
-    },
-    "POST, JSON reply (Cog's plain API), keep-alive": {
-        "health": False,
-        "method": "POST",
-        "headers": {},
-    },
+    HOP_WORKER: hop_worker,
+    HOP_PREVIOUS: hop_keep_alive(health=True, method="PUT"),
+    "PUT + SSE, keep-alive, no health check": hop_keep_alive(health=False, method="PUT"),
+    HOP_POST: hop_keep_alive(health=False, method="POST"),
 }
 
 
 def cog_hop_probe(processes, source, environment, version, rounds: int, per_round: int) -> dict:
-    """What the worker sends Cog for each warm prediction, on one httpx keep-alive connection:
-    the pool's health check (ModelPool._acquire -> CogProcess.is_usable) and then
-    PUT /predictions/<id> with server-sent events (CogProcess._open_stream; 409 retried after
-    5 ms), timed to the `completed` event; beside variants, on a Cog server whose schema
+    """What the worker sends Cog for each warm prediction, timed to the `completed` event,
+    beside the way it sent it before (a health check, then the PUT on the same kept-alive
+    connection: Cog's reply stalled ~40 ms) and other variants; on a Cog server whose schema
     enables streaming as the worker's copy does."""
     from django.conf import settings
 
@@ -338,50 +359,18 @@ def cog_hop_probe(processes, source, environment, version, rounds: int, per_roun
     directory = copy_model(source, settings.VAR_DIR / "cog-direct" / "hello-world-sse")
     server = CogServer(processes, directory, environment, version.predictor_ref, schema)
     server.wait_ready()
-    # One client (so one keep-alive connection) per variant, as the worker has per process.
+    # One client (so one keep-alive connection) per variant, as the worker had per process.
     clients = {
         name: httpx.Client(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
         for name in HOP_VARIANTS
     }
-    base = f"http://127.0.0.1:{server.port}"
     samples: dict[str, list[float]] = {name: [] for name in HOP_VARIANTS}
     sequence = [0]
 
     def once(name: str) -> float:
-        variant, client = HOP_VARIANTS[name], clients[name]
         sequence[0] += 1
-        prediction_id = f"hop{sequence[0]}"
         started = time.perf_counter()
-        if variant["health"]:
-            client.get(f"{base}/health-check", timeout=5).json()
-        while True:
-            if variant["method"] == "PUT":
-                request = client.build_request(
-                    "PUT",
-                    f"{base}/predictions/{prediction_id}",
-                    json={"id": prediction_id, "input": {"text": "bench"}},
-                    headers=variant["headers"],
-                )
-            else:
-                request = client.build_request(
-                    "POST", f"{base}/predictions", json={"input": {"text": "bench"}}
-                )
-            response = client.send(request, stream=True)
-            if response.status_code != 409:
-                break
-            response.close()
-            time.sleep(0.005)
-        try:
-            if variant["method"] == "PUT":
-                for line in response.iter_lines():
-                    if line.startswith("event: completed"):
-                        break
-            else:
-                response.read()
-        finally:
-            response.close()
-        if response.status_code != 200:
-            raise RuntimeError(f"Cog answered {response.status_code}")
+        HOP_VARIANTS[name](server.port, clients[name], f"hop{sequence[0]}")
         return ms(time.perf_counter() - started)
 
     for name in HOP_VARIANTS:
@@ -397,10 +386,12 @@ def cog_hop_probe(processes, source, environment, version, rounds: int, per_roun
 
 
 def report_hop(results: Results, hop: dict) -> None:
-    names = list(hop)
-    base = summary(hop[names[-1]])
-    labels = ["health check + PUT/SSE (as the worker)", "the same, Connection: close"]
-    for name, label in zip(names[:2], labels, strict=True):
+    base = summary(hop[HOP_POST])
+    labels = {
+        HOP_WORKER: "PUT/SSE with Connection: close (as the worker)",
+        HOP_PREVIOUS: "health check + PUT/SSE keep-alive (the previous way)",
+    }
+    for name, label in labels.items():
         stats = summary(hop[name])
         results.add(
             f"diagnostic: Cog hop, {label}",
@@ -418,8 +409,9 @@ def report_hop(results: Results, hop: dict) -> None:
         "Platform overhead: the worker's hop to Cog",
         "The requests the worker sends a warm model process for each prediction, replayed "
         "against a Cog server of hello-world (schema with streaming on, as the worker writes "
-        "it), sequential, from the first request to the `completed` event (or the JSON reply), "
-        "each variant on its own httpx client, variants in alternating turns:\n\n"
+        "it), beside the way it sent them before and other variants; sequential, from the "
+        "first request to the `completed` event (or the JSON reply), each keep-alive variant "
+        "on its own httpx client, variants in alternating turns:\n\n"
         + markdown_table(["request", "p50 ms", "p95 ms", "p99 ms"], rows),
     )
 

@@ -4,11 +4,9 @@
 
 Completed predictions per second with 1 and 2 prediction workers (hello-world), beside Cog's
 own server for the same model driven the same way (1 and 2 servers; Cog serves one prediction
-at a time per process too, and answers 409 when busy: its clients retry at once), and beside
-a what-if platform whose workers' streaming PUT to Cog asks for `Connection: close` (a
-proposed fix, patched into the benchmark's own processes by bench/instrument/sitecustomize.py).
-Closed loop: each client sends its next request when the previous one is answered. Load
-generator, web server, workers, model processes and Redis share the machine's cores.
+at a time per process too, and answers 409 when busy: its clients retry at once). Closed
+loop: each client sends its next request when the previous one is answered. Load generator,
+web server, workers, model processes and Redis share the machine's cores.
 
 Where the time goes, measured in the same run: CPU seconds of every process group per
 completed prediction (psutil, outside the processes), Redis commands per prediction (Redis'
@@ -51,7 +49,6 @@ from harness import (
 )
 
 CLIENTS = 20
-WHATIF = "what-if, Connection: close"
 TARGET_PER_SECOND = 550  # the issue's target: BentoML's no-op figure on this machine
 
 
@@ -183,10 +180,7 @@ def main() -> None:
         shutil.rmtree(query_dir, ignore_errors=True)
         query_dir.mkdir(parents=True)
         # Everything starts at once (each waits idle while the others are measured; the CPU
-        # of a run counts only its own processes): the platform; the what-if platform, whose
-        # workers' streaming PUT to Cog asks for a fresh connection (a proposed fix, patched
-        # into its processes only by bench/instrument/sitecustomize.py; queues of its own);
-        # and two Cog servers.
+        # of a run counts only its own processes): the platform and two Cog servers.
         platform = Platform(
             processes,
             env={
@@ -195,11 +189,6 @@ def main() -> None:
             },
             wait=False,
         )
-        whatif = Platform(
-            processes, whatif="cog-connection-close", services_worker=False, wait=False
-        )
-        platform.wait_until_serving()
-        whatif.wait_until_serving()
         cogs = [
             CogServer(
                 processes,
@@ -210,28 +199,20 @@ def main() -> None:
             )
             for index in range(2)
         ]
-        makes = {
-            "platform": platform_request(platform.port, token, version.digest),
-            WHATIF: platform_request(whatif.port, token, version.digest),
-        }
-        for make in makes.values():
-            # The worker's model process starts on its first prediction (a cold boot).
-            asyncio.run(closed_loop(make, 1, 0.3 if args.quick else 2.0, 0.01))
-        for name, target in (("platform", platform), (WHATIF, whatif)):
-            meter = CpuMeter({**target.pids(), **redis_group})
-            runs[f"{name}, 1 worker"] = measure(makes[name], meter, warmup_s, measure_s)
+        platform.wait_until_serving()
+        make = platform_request(platform.port, token, version.digest)
+        # The worker's model process starts on its first prediction (a cold boot).
+        asyncio.run(closed_loop(make, 1, 0.3 if args.quick else 2.0, 0.01))
+        meter = CpuMeter({**platform.pids(), **redis_group})
+        runs["platform, 1 worker"] = measure(make, meter, warmup_s, measure_s)
         counted = 20 if args.quick else 200
-        queries = count_per_prediction(makes["platform"], redis, query_dir, counted)
-        for target in (platform, whatif):
-            target.add_worker()
-        # The second workers start their own model processes on their first predictions.
+        queries = count_per_prediction(make, redis, query_dir, counted)
+        platform.add_worker()
+        # The second worker starts its own model process on its first prediction.
         second_boot = 1.5 if args.quick else 3.0
-        for name, target in (("platform", platform), (WHATIF, whatif)):
-            meter = CpuMeter({**target.pids(), **redis_group})
-            runs[f"{name}, 2 workers"] = measure(
-                makes[name], meter, warmup_s + second_boot, measure_s
-            )
-        processes.stop(*platform.members(), *whatif.members())
+        meter = CpuMeter({**platform.pids(), **redis_group})
+        runs["platform, 2 workers"] = measure(make, meter, warmup_s + second_boot, measure_s)
+        processes.stop(*platform.members())
 
         for cog in cogs:
             cog.wait_ready()
@@ -297,7 +278,7 @@ def report(results: Results, runs: dict, queries: dict, warmup_s: float, measure
         rate = run["per_second"]
         is_platform = label.startswith("platform")
         versus = ratio_text = ""
-        if not label.startswith("direct Cog"):
+        if is_platform:
             two = label.endswith("2 workers")
             cog = cog2 if two else cog1
             versus = f"direct Cog {cog:.0f}/s ({'2 servers' if two else '1 server'})"
@@ -389,13 +370,11 @@ def report(results: Results, runs: dict, queries: dict, warmup_s: float, measure
         "Throughput: method",
         f"{CLIENTS} closed-loop clients on keep-alive connections (a minimal asyncio HTTP/1.1 "
         f"client in the benchmark process), {warmup_s:g} s warm-up (plus 3 s, 1.5 s in quick "
-        f"mode, for the second workers' cold boots), then {measure_s:g} s measured per "
+        f"mode, for the second worker's cold boot), then {measure_s:g} s measured per "
         "configuration; latency "
         "percentiles are per request under that load. Platform: daphne + 1 or 2 prediction "
         "workers (`manage.py worker --queues cpu`, one thread each) + the services worker, "
-        "per-account rate limits raised. What-if: the same, with the workers' streaming PUT "
-        "to Cog asking for `Connection: close` (a proposed fix, patched into the benchmark's "
-        "processes only by bench/instrument/sitecustomize.py). Direct Cog: the same body to "
+        "per-account rate limits raised. Direct Cog: the same body to "
         "`POST /predictions` of 1 or 2 Cog servers; 409 (busy) is retried at once and not "
         "counted as a completion ("
         + ", ".join(

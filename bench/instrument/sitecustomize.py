@@ -1,21 +1,13 @@
 """Benchmark-only hooks for the platform processes a benchmark starts (never the platform's
 own code): loaded by processes started with PYTHONPATH=bench/instrument, and active only with
-these variables (model processes inherit them and are left alone):
-
-- BENCH_QUERY_LOG_DIR: every new Django database connection gets an execute wrapper that
-  counts statements by verb and table, and a thread writes the counts to
-  BENCH_QUERY_LOG_DIR/<pid>.json every 0.2 s (bench/throughput.py);
-- BENCH_WHATIF=cog-connection-close: a what-if experiment, to measure a proposed change
-  before anyone makes it: the worker's PUT to its Cog process (CogProcess._open_stream) asks
-  for `Connection: close`, so each prediction's stream runs on a fresh connection
-  (bench/overhead.py, bench/throughput.py).
+BENCH_QUERY_LOG_DIR set (model processes inherit it and are left alone): every new Django
+database connection gets an execute wrapper that counts statements by verb and table, and a
+thread writes the counts to BENCH_QUERY_LOG_DIR/<pid>.json every 0.2 s (bench/throughput.py).
 """
 
 import os
-import sys
 
 _DIR = os.environ.get("BENCH_QUERY_LOG_DIR")
-_WHATIF = os.environ.get("BENCH_WHATIF", "")
 
 
 def _install() -> None:
@@ -93,51 +85,5 @@ def _install() -> None:
     start()
 
 
-def _patch_cog_process(module) -> None:
-    """What-if: the worker's streaming PUT to Cog on a fresh connection each time."""
-    original_init = module.CogProcess.__init__
-
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        build_request = self.client.build_request
-
-        def build(method, url, **options):
-            if method == "PUT":
-                options["headers"] = {**(options.get("headers") or {}), "Connection": "close"}
-            return build_request(method, url, **options)
-
-        self.client.build_request = build
-
-    module.CogProcess.__init__ = __init__
-
-
-class _AfterImport:
-    """A meta path finder that patches a module right after it is first executed."""
-
-    def __init__(self, name: str, patch) -> None:
-        self.name, self.patch = name, patch
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
-            return None
-        import importlib.util
-
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-        patch = self.patch
-
-        def patched_exec(module):
-            exec_module(module)
-            patch(module)
-
-        spec.loader.exec_module = patched_exec
-        return spec
-
-
 if _DIR:
     _install()
-if _WHATIF == "cog-connection-close":
-    sys.meta_path.insert(0, _AfterImport("apps.runtime.process", _patch_cog_process))
