@@ -224,7 +224,9 @@ class _Progress:
         self.log = _EventLog(prediction.id)
         self.logs: list[str] = []
         self.outputs: list[Any] = []
-        self.last_save = 0.0
+        # The first save comes SAVE_INTERVAL after the start: a prediction over by then has its
+        # output and logs written once, by prediction_finish.
+        self.last_save = time.monotonic()
         self.lock = threading.Lock()
         self.dirty: set[str] = set()
         self.timer: threading.Timer | None = None

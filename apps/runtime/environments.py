@@ -13,6 +13,7 @@ requirements, so versions, test runs and CI that need the same environment reuse
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -87,12 +88,20 @@ def _closure(names: list[str]) -> list[importlib.metadata.Distribution]:
     return sorted(seen.values(), key=lambda d: d.metadata["Name"].lower())
 
 
-def shared_packages_dir() -> Path:
-    """A folder of links to the shared distributions' files, built once per platform build."""
-    dists = _closure(settings.RUNTIME_SHARED_PACKAGES)
+@functools.lru_cache
+def _shared(names: tuple[str, ...]) -> tuple[list[importlib.metadata.Distribution], str]:
+    """The closure of the shared packages and its fingerprint, worked out once per process
+    (reading the metadata of torch's dependencies takes ~10 ms: every cold boot asks)."""
+    dists = _closure(list(names))
     fingerprint = hashlib.sha256(
         json.dumps([sys.prefix, [f"{d.metadata['Name']}=={d.version}" for d in dists]]).encode()
     ).hexdigest()[:16]
+    return dists, fingerprint
+
+
+def shared_packages_dir() -> Path:
+    """A folder of links to the shared distributions' files, built once per platform build."""
+    dists, fingerprint = _shared(tuple(settings.RUNTIME_SHARED_PACKAGES))
     target = settings.SELFREP_CACHE_DIR / "shared" / fingerprint
     if (target / ".ready").exists():
         return target

@@ -64,7 +64,7 @@ def specs(tmp_path_factory) -> dict[str, VersionSpec]:
             """
             class Predictor(BasePredictor):
                 def setup(self):
-                    print("loading weights")
+                    print(f"loading weights in {os.getpid()}")
                     self.greeting = "hello"
                 def predict(self, text: str = Input(default="world"),
                             fail: bool = False, hang: bool = False,
@@ -201,6 +201,10 @@ def test_a_model_process_that_died_while_idle_is_replaced_before_the_next_predic
     assert again.result.output == "hello after"
     assert again.setup is not None  # a fresh process, with setup() run again
     assert "Restarting the model process" in logs_of(events)
+    # Its own setup output, not its predecessor's (the two share the version's log file).
+    fresh = pool.processes[specs["echo"].digest]
+    assert again.setup.logs.count("loading weights in") == 1
+    assert any(f"loading weights in {pid}" in again.setup.logs for pid in fresh.members)
 
 
 def test_invalid_input_is_refused_with_the_field_named(pool, specs):
