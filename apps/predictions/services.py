@@ -448,13 +448,6 @@ def prediction_finish(
     if not updated:  # somebody else finished it first (a cancel, the sweeper)
         _db_write(prediction.refresh_from_db, patience=OUTAGE_PATIENCE)
         return prediction
-    if ran and status != Prediction.Status.ABORTED:
-        _db_write(
-            lambda: Model.objects.filter(pk=prediction.model_id).update(
-                run_count=F("run_count") + 1
-            ),
-            patience=OUTAGE_PATIENCE,
-        )
     reason = {"canceled": "canceled", "aborted": "canceled", "failed": "error"}.get(status)
     failure = error if status == Prediction.Status.FAILED else None
     forget = (_secrets_key(prediction.id), _cancel_key(prediction.id))
@@ -467,6 +460,14 @@ def prediction_finish(
             redis_client().delete(*forget)
     except redis.RedisError:  # the database has it all; watchers fall back to it
         logger.exception("could not close the event log of %s", prediction.pk)
+    # After `done`, which a `Prefer: wait` request is waiting for: the count is not in its reply.
+    if ran and status != Prediction.Status.ABORTED:
+        _db_write(
+            lambda: Model.objects.filter(pk=prediction.model_id).update(
+                run_count=F("run_count") + 1
+            ),
+            patience=OUTAGE_PATIENCE,
+        )
     prediction_webhook(prediction, "completed")
     return prediction
 

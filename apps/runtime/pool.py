@@ -167,7 +167,7 @@ class ModelPool:
                 on_event("log", setup.logs + "\n")
             on_event("log", f"Model setup took {setup.seconds:.2f}s (cold boot)\n")
 
-        scratch = Path(tempfile.mkdtemp(dir=self.config.work_dir, prefix="inputs-"))
+        scratch: list[Path] = []  # a folder for fetched input files, made on first use
         served: list[str] = []
         try:
             try:
@@ -184,7 +184,8 @@ class ModelPool:
             with self._lock:
                 self.running.pop(prediction_id, None)
             self.files.forget_inputs(served)
-            shutil.rmtree(scratch, ignore_errors=True)
+            for folder in scratch:
+                shutil.rmtree(folder, ignore_errors=True)
         if result.status == "failed" and not process.is_usable():
             with self._lock:
                 if self.processes.get(spec.digest) is process:
@@ -194,7 +195,7 @@ class ModelPool:
         result.output = self.local_files(result.output, files)
         return RunOutcome(result, setup=setup, files=files)
 
-    def _localize(self, spec, raw_inputs, scratch: Path, served: list[str]) -> dict:
+    def _localize(self, spec, raw_inputs, scratch: list[Path], served: list[str]) -> dict:
         from apps.runtime.schema import input_schema
 
         single, many = inputs.file_fields(input_schema(spec.schema))
@@ -202,10 +203,12 @@ class ModelPool:
         localized = {k: v for k, v in raw_inputs.items() if v is not None}
 
         def one(name: str, value: Any) -> str:
+            if not scratch:
+                scratch.append(Path(tempfile.mkdtemp(dir=self.config.work_dir, prefix="inputs-")))
             try:
                 path = inputs.fetch(
                     value,
-                    scratch,
+                    scratch[0],
                     max_bytes=self.config.max_input_bytes,
                     timeout=self.config.fetch_timeout,
                     own_file=self.config.own_file,

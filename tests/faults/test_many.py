@@ -84,4 +84,12 @@ def test_a_thousand_queued_predictions_survive_a_worker_restart_and_run_once_eac
     ran = collections.Counter(runs.read_text().split())
     assert set(ran) == set(tags), set(tags) ^ set(ran)
     assert [tag for tag, times in ran.items() if times > 1] == []
+    # The run count is bumped just after a prediction's end is recorded: wait for the last.
+    counted = wait_for(
+        lambda: Model.objects.get(pk=version.model_id).run_count == TOTAL or None,
+        10,
+        lambda: f"run_count: {Model.objects.get(pk=version.model_id).run_count} of {TOTAL}",
+    )
+    assert counted
+    time.sleep(0.5)  # nothing is counted twice afterwards either
     assert Model.objects.get(pk=version.model_id).run_count == TOTAL
