@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,10 @@ class Results:
         row = Row(self.scenario, what, **kwargs)
         self.rows.append(row)
         return row
+
+    def add_summary(self, what: str, stats: dict[str, float], **kwargs) -> Row:
+        """A row for latencies already summarised (`summary()`): their count, p50 and p95."""
+        return self.add(what, n=stats["n"], p50=stats["p50"], p95=stats["p95"], **kwargs)
 
     def section(self, title: str, markdown: str) -> None:
         self.sections.append((title, markdown.strip()))
@@ -267,6 +271,22 @@ class Processes:
             return process.log_path.read_text(errors="replace")[-chars:]  # type: ignore[attr-defined]
         except OSError:
             return ""
+
+
+@contextlib.contextmanager
+def scenario_processes(name: str) -> Iterator[Processes]:
+    """The processes of scenario `name`, with VAR_DIR's Redis answering and its database
+    migrated; every one of them is stopped when the block ends, even on an error, so that a
+    failed run leaves nothing behind."""
+    from django.conf import settings
+
+    processes = Processes(settings.VAR_DIR / "logs" / name)
+    try:
+        ensure_redis(processes)
+        prepare_database()
+        yield processes
+    finally:
+        processes.stop_all()
 
 
 # --- the platform ------------------------------------------------------------------------
@@ -461,6 +481,17 @@ class CogServer:
         argv = [str(environment.python), "-m", "cog.server.http", "--host", "127.0.0.1"]
         self.process = processes.spawn("cog", argv, env=env, cwd=model_dir)
         self.processes = processes
+
+    @classmethod
+    def for_version(
+        cls, processes: Processes, version, environment, source: Path, name: str, schema=None
+    ) -> CogServer:
+        """Cog for `version`, in a copy of `source` under VAR_DIR (it writes into its folder)."""
+        from django.conf import settings
+
+        directory = copy_model(source, settings.VAR_DIR / "cog-direct" / name)
+        schema = schema or version.openapi_schema
+        return cls(processes, directory, environment, version.predictor_ref, schema)
 
     def health(self) -> str | None:
         try:

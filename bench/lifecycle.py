@@ -32,15 +32,14 @@ from harness import (
     arguments,
     bench_account,
     copy_model,
-    ensure_redis,
     environment_for,
     finish,
     fmt,
     markdown_table,
     ms,
-    prepare_database,
     push,
     ratio,
+    scenario_processes,
     setup_django,
     summary,
 )
@@ -59,13 +58,10 @@ def main() -> None:
     from django.conf import settings
 
     cycles, warm_per_cycle = (2, 2) if args.quick else (20, 10)
-    processes = Processes(settings.VAR_DIR / "logs" / "lifecycle")
     results = Results("lifecycle")
     samples: dict[str, list[dict]] = {"platform cold": [], "platform warm": [], "cog cold": []}
     setup_checks = {"cold boots": 0, "warm predictions": 0, "warm with another setup id": 0}
-    try:
-        ensure_redis(processes)
-        prepare_database()
+    with scenario_processes("lifecycle") as processes:
         user, token = bench_account()
         work = settings.VAR_DIR / "lifecycle"
         versions = [
@@ -114,8 +110,6 @@ def main() -> None:
         for sample in samples["platform cold"] + samples["platform warm"]:
             add_worker_marks(sample)
         shutil.rmtree(work, ignore_errors=True)
-    finally:
-        processes.stop_all()
     report(results, samples, setup_checks, cycles, warm_per_cycle)
     finish(results, args.json)
 
@@ -197,19 +191,15 @@ def report(results: Results, samples, setup_checks, cycles: int, warm_per_cycle:
         kind: [phases(s, kind)[PHASES[0]] for s in values] for kind, values in samples.items()
     }
     cold, warm, cog = (summary(totals[k]) for k in ("platform cold", "platform warm", "cog cold"))
-    results.add(
+    results.add_summary(
         "cold boot: first prediction of a version on a worker",
-        n=cold["n"],
-        p50=cold["p50"],
-        p95=cold["p95"],
+        cold,
         versus=f"Cog alone: start -> READY -> answer {fmt(cog['p50'])} / {fmt(cog['p95'])} ms",
         ratio=f"p50 {ratio(cold['p50'], cog['p50'])}, +{fmt(cold['p50'] - cog['p50'])} ms",
     )
-    results.add(
+    results.add_summary(
         "warm: the same version again (same process)",
-        n=warm["n"],
-        p50=warm["p50"],
-        p95=warm["p95"],
+        warm,
         versus=f"cold boot {fmt(cold['p50'])} ms",
         ratio=f"cold/warm p50 {ratio(cold['p50'], warm['p50'])}",
     )

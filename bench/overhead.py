@@ -34,22 +34,19 @@ from harness import (
     CogServer,
     CpuMeter,
     Platform,
-    Processes,
     Results,
     arguments,
     bench_account,
-    copy_model,
-    ensure_redis,
     environment_for,
     finish,
     fmt,
     markdown_table,
     ms,
     percentile,
-    prepare_database,
     push,
     ratio,
     redis_pid,
+    scenario_processes,
     setup_django,
     summary,
 )
@@ -100,25 +97,15 @@ def after_idle(targets: list[Target], count: int, idle: float) -> dict[str, list
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     setup_django()
-    from django.conf import settings
 
     rounds, per_round, idle = (2, 3, 1) if args.quick else (15, 20, 100)
-    processes = Processes(settings.VAR_DIR / "logs" / "overhead")
     results = Results("overhead")
-    try:
-        ensure_redis(processes)
-        prepare_database()
+    with scenario_processes("overhead") as processes:
         user, token = bench_account()
         source = BASE_DIR / "models" / "hello-world"
         version = push(user.account, "hello-world", source)
         environment = environment_for(version)
-        cog = CogServer(
-            processes,
-            copy_model(source, settings.VAR_DIR / "cog-direct" / "hello-world"),
-            environment,
-            version.predictor_ref,
-            version.openapi_schema,
-        )
+        cog = CogServer.for_version(processes, version, environment, source, "hello-world")
         platform = Platform(processes)
         cog.wait_ready()
 
@@ -201,8 +188,6 @@ def main() -> None:
             f"version's first prediction (model process cold boot) took {fmt(cold)} ms and is "
             "not in the figures.",
         )
-    finally:
-        processes.stop_all()
     finish(results, args.json)
 
 
@@ -351,13 +336,12 @@ def cog_hop_probe(processes, source, environment, version, rounds: int, per_roun
     beside the way it sent it before (a health check, then the PUT on the same kept-alive
     connection: Cog's reply stalled ~40 ms) and other variants; on a Cog server whose schema
     enables streaming as the worker's copy does."""
-    from django.conf import settings
-
     schema = copy.deepcopy(version.openapi_schema)
     schema.setdefault("paths", {}).setdefault("/predictions", {}).setdefault("post", {})
     schema["paths"]["/predictions"]["post"]["x-cog-streaming"] = True
-    directory = copy_model(source, settings.VAR_DIR / "cog-direct" / "hello-world-sse")
-    server = CogServer(processes, directory, environment, version.predictor_ref, schema)
+    server = CogServer.for_version(
+        processes, version, environment, source, "hello-world-sse", schema
+    )
     server.wait_ready()
     # One client (so one keep-alive connection) per variant, as the worker had per process.
     clients = {
@@ -393,11 +377,9 @@ def report_hop(results: Results, hop: dict) -> None:
     }
     for name, label in labels.items():
         stats = summary(hop[name])
-        results.add(
+        results.add_summary(
             f"diagnostic: Cog hop, {label}",
-            n=stats["n"],
-            p50=stats["p50"],
-            p95=stats["p95"],
+            stats,
             versus=f"POST JSON {fmt(base['p50'])} / {fmt(base['p95'])} ms",
             ratio=f"p50 {ratio(stats['p50'], base['p50'])}",
         )

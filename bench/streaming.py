@@ -22,11 +22,13 @@ Target (the issue): p50 <= 3 ms from yield to watcher.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from harness import (
@@ -35,19 +37,17 @@ from harness import (
     Client,
     CpuMeter,
     Platform,
-    Processes,
     Results,
     WebSocketWatcher,
     arguments,
     bench_account,
-    ensure_redis,
     finish,
     fmt,
     markdown_table,
     ms,
-    prepare_database,
     push,
     ratio,
+    scenario_processes,
     setup_django,
     sse_events,
     summary,
@@ -102,7 +102,7 @@ def reader_main(url: str, kind: str, key: str, count: int) -> None:
     print(json.dumps(latencies), flush=True)
 
 
-READERS: list[subprocess.Popen] = []  # stopped by main() in any case
+READERS: list[subprocess.Popen] = []  # stopped by readers_stopped() in any case
 
 
 def start_reader(kind: str, key: str, count: int) -> subprocess.Popen:
@@ -127,12 +127,16 @@ def reader_result(reader: subprocess.Popen) -> list[float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def stop_readers() -> None:
-    for reader in READERS:
-        if reader.poll() is None:
-            reader.kill()
-        reader.wait()
-    READERS.clear()
+@contextlib.contextmanager
+def readers_stopped() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for reader in READERS:
+            if reader.poll() is None:
+                reader.kill()
+            reader.wait()
+        READERS.clear()
 
 
 def redis_floor(count: int, warmup: int = 50) -> dict[str, list[float]]:
@@ -248,19 +252,14 @@ def wait_done(api: Client, prediction_id: str, timeout: float = 120) -> dict:
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     setup_django()
-    from django.conf import settings
-
     from apps.predictions.events import stream_key
 
     quick = args.quick
     single_tokens = 15 if quick else 300
     crowd_sizes, many_tokens = ([3, 10], 15) if quick else ([10, 100], 250)
     floor_count = 50 if quick else 1000
-    processes = Processes(settings.VAR_DIR / "logs" / "streaming")
     results = Results("streaming")
-    try:
-        ensure_redis(processes)
-        prepare_database()
+    with scenario_processes("streaming") as processes, readers_stopped():
         user, token = bench_account()
         version = push(user.account, "clock-stream", BENCH_DIR / "models" / "clock-stream")
         platform = Platform(processes)
@@ -322,9 +321,6 @@ def main() -> None:
                 {"tallies": tallies, "cpu": cpu, "connected_before_first": connected <= first_token}
             )
         api.close()
-    finally:
-        stop_readers()
-        processes.stop_all()
 
     report(
         results,
@@ -356,11 +352,9 @@ def report(
 
     def add(what: str, values: list[float], lost: int, duplicated: int, target: bool = True):
         stats = summary(values)
-        results.add(
+        results.add_summary(
             what,
-            n=stats["n"],
-            p50=stats["p50"],
-            p95=stats["p95"],
+            stats,
             value=f"lost {lost}, duplicated {duplicated}",
             versus=floor_text,
             ratio=f"p50 {ratio(stats['p50'], pubsub['p50'])}",
@@ -443,23 +437,14 @@ def report(
     ]
     add(f"{len(tallies)} watchers: the last watcher, per token", last, lost, duplicated, False)
     log_stats = summary(event_log)
-    results.add(
+    results.add_summary(
         "yield -> event log (Redis XREAD reader), per token",
-        n=log_stats["n"],
-        p50=log_stats["p50"],
-        p95=log_stats["p95"],
+        log_stats,
         versus=f"XADD->XREAD {fmt(xadd['p50'])} / {fmt(xadd['p95'])} ms",
         ratio=f"p50 {ratio(log_stats['p50'], xadd['p50'])}",
     )
-    results.add(
-        "Redis PUBLISH -> SUBSCRIBE one-way (floor)",
-        n=pubsub["n"],
-        p50=pubsub["p50"],
-        p95=pubsub["p95"],
-    )
-    results.add(
-        "Redis XADD -> XREAD BLOCK one-way (floor)", n=xadd["n"], p50=xadd["p50"], p95=xadd["p95"]
-    )
+    results.add_summary("Redis PUBLISH -> SUBSCRIBE one-way (floor)", pubsub)
+    results.add_summary("Redis XADD -> XREAD BLOCK one-way (floor)", xadd)
 
     ws_stats = summary(values(ws))
     rows = [

@@ -29,22 +29,19 @@ from harness import (
     CogServer,
     CpuMeter,
     Platform,
-    Processes,
     Results,
     arguments,
     bench_account,
-    copy_model,
-    ensure_redis,
     environment_for,
     finish,
     fmt,
     markdown_table,
     ms,
     percentile,
-    prepare_database,
     push,
     redis_commandstats,
     redis_pid,
+    scenario_processes,
     setup_django,
 )
 
@@ -161,12 +158,9 @@ def main() -> None:
     from apps.core.redis import client as redis_client
 
     warmup_s, measure_s = (0.3, 0.7) if args.quick else (3.0, 12.0)
-    processes = Processes(settings.VAR_DIR / "logs" / "throughput")
     results = Results("throughput")
     runs: dict[str, dict] = {}
-    try:
-        ensure_redis(processes)
-        prepare_database()
+    with scenario_processes("throughput") as processes:
         user, token = bench_account()
         source = BASE_DIR / "models" / "hello-world"
         version = push(user.account, "hello-world", source)
@@ -190,13 +184,7 @@ def main() -> None:
             wait=False,
         )
         cogs = [
-            CogServer(
-                processes,
-                copy_model(source, settings.VAR_DIR / "cog-direct" / f"hello-{index}"),
-                environment,
-                version.predictor_ref,
-                version.openapi_schema,
-            )
+            CogServer.for_version(processes, version, environment, source, f"hello-{index}")
             for index in range(2)
         ]
         platform.wait_until_serving()
@@ -223,9 +211,6 @@ def main() -> None:
                 cog_request([c.port for c in cogs[:count]]), meter, warmup_s, measure_s
             )
         processes.stop(*(cog.process for cog in cogs))
-
-    finally:
-        processes.stop_all()
 
     report(results, runs, queries, warmup_s, measure_s)
     finish(results, args.json)

@@ -21,17 +21,15 @@ from datetime import timedelta
 
 from harness import (
     BASE_DIR,
-    Processes,
     Results,
     arguments,
     bench_account,
-    ensure_redis,
     finish,
     fmt,
     markdown_table,
     ms,
-    prepare_database,
     push,
+    scenario_processes,
     setup_django,
     summary,
 )
@@ -152,7 +150,6 @@ def seed(models_count: int, predictions_count: int) -> dict:
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     setup_django()
-    from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -160,11 +157,8 @@ def main() -> None:
     models_count, predictions_count, requests = (
         (50, 2000, 5) if args.quick else (1000, 100_000, 200)
     )
-    processes = Processes(settings.VAR_DIR / "logs" / "web")
     results = Results("web")
-    try:
-        ensure_redis(processes)  # sessions and pages may touch Redis
-        prepare_database()
+    with scenario_processes("web"):  # sessions and pages may touch Redis
         seeded = seed(models_count, predictions_count)
         model, owner, prediction = seeded["model"], seeded["owner"], seeded["prediction"]
         anonymous = Client(raise_request_exception=False)
@@ -196,18 +190,14 @@ def main() -> None:
                 response = client.get(path)
                 timings[name].append(ms(time.perf_counter() - started))
                 statuses[name].add(response.status_code)
-    finally:
-        processes.stop_all()
 
     for name, values in timings.items():
         stats = summary(values)
         codes = sorted(statuses[name])
         ok = codes == [200]
-        results.add(
+        results.add_summary(
             name,
-            n=stats["n"],
-            p50=stats["p50"],
-            p95=stats["p95"],
+            stats,
             value=f"{queries[name]} queries, {sizes[name] // 1024} KiB"
             + ("" if ok else f", HTTP {'/'.join(map(str, codes))}"),
         )

@@ -8,59 +8,24 @@ import pytest
 
 from apps.catalog.models import Model, Version
 from apps.predictions.models import Prediction
+from tests.catalog.factories import STEPS, STYLE, add_version, cog_schema, make_model, style_input
 
-SCHEMA = {
-    "openapi": "3.0.2",
-    "paths": {},
-    "components": {
-        "schemas": {
-            "Input": {
-                "type": "object",
-                "title": "Input",
-                "required": ["prompt"],
-                "properties": {
-                    "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
-                    "steps": {
-                        "type": "integer",
-                        "title": "Steps",
-                        "minimum": 1,
-                        "maximum": 10,
-                        "default": 2,
-                        "x-order": 1,
-                    },
-                    "style": {
-                        "allOf": [{"$ref": "#/components/schemas/style"}],
-                        "default": "a",
-                        "x-order": 2,
-                    },
-                    "seed": {"type": "integer", "title": "Seed", "nullable": True, "x-order": 3},
-                    "image": {"type": "string", "format": "uri", "title": "Image", "x-order": 4},
-                },
-            },
-            "style": {
-                "title": "style",
-                "description": "An enumeration.",
-                "enum": ["a", "b"],
-                "type": "string",
-            },
-            "Output": {"type": "string", "title": "Output"},
-        }
+SCHEMA = cog_schema(
+    {
+        "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
+        "steps": STEPS,
+        "style": style_input("a", 2),
+        "seed": {"type": "integer", "title": "Seed", "nullable": True, "x-order": 3},
+        "image": {"type": "string", "format": "uri", "title": "Image", "x-order": 4},
     },
-}
+    style=STYLE,
+)
 
 
 @pytest.fixture
 def version(cast) -> Version:
-    model = Model.objects.create(owner=cast.alice.user.account, name="painter")
-    version = Version.objects.create(
-        model=model,
-        digest="c" * 64,
-        openapi_schema=SCHEMA,
-        cog_version="0.23.1",
-        predictor_ref="predict.py:Predictor",
-    )
-    model.refresh_latest_version()
-    return version
+    model = make_model(cast, "public", owner=cast.alice.user.account, name="painter")
+    return add_version(model, "c" * 64, SCHEMA)
 
 
 def post(client, person, body, path="/v1/predictions", **headers):
@@ -206,27 +171,10 @@ def test_cancel_after_sets_a_deadline(client, cast, version, header, ok):
 
 
 def test_webhook_options_are_checked_and_echoed(client, cast, version):
-    bad = post(
-        client,
-        cast.alice,
-        {
-            "version": "c" * 64,
-            "input": {"prompt": "x"},
-            "webhook": "https://example.com/hook",
-            "webhook_events_filter": ["start", "nope"],
-        },
-    )
+    body = {"version": "c" * 64, "input": {"prompt": "x"}, "webhook": "https://example.com/hook"}
+    bad = post(client, cast.alice, {**body, "webhook_events_filter": ["start", "nope"]})
     assert bad.status_code == 422
-    good = post(
-        client,
-        cast.alice,
-        {
-            "version": "c" * 64,
-            "input": {"prompt": "x"},
-            "webhook": "https://example.com/hook",
-            "webhook_events_filter": ["completed"],
-        },
-    )
+    good = post(client, cast.alice, {**body, "webhook_events_filter": ["completed"]})
     assert good.json()["webhook"] == "https://example.com/hook"
     assert good.json()["webhook_events_filter"] == ["completed"]
 

@@ -22,140 +22,89 @@ from apps.predictions.models import Prediction
 from apps.predictions.runtime import public_base
 from apps.predictions.services import SECRET_MASK
 from config.asgi import application
+from tests.catalog.factories import (
+    FILE_OUTPUT,
+    STEPS,
+    STREAMING_OUTPUT,
+    STYLE,
+    add_version,
+    cog_schema,
+    make_model,
+    style_input,
+)
 
 XSS = "<script>alert(1)</script>"
 
-SCHEMA = {
-    "openapi": "3.0.2",
-    "paths": {},
-    "components": {
-        "schemas": {
-            "Input": {
-                "type": "object",
-                "title": "Input",
-                "required": ["prompt"],
-                "properties": {
-                    "prompt": {
-                        "type": "string",
-                        "title": "Prompt",
-                        "description": "What to draw " + XSS,
-                        "x-order": 0,
-                    },
-                    "steps": {
-                        "type": "integer",
-                        "title": "Steps",
-                        "minimum": 1,
-                        "maximum": 10,
-                        "default": 2,
-                        "x-order": 1,
-                    },
-                    "temperature": {
-                        "type": "number",
-                        "title": "Temperature",
-                        "minimum": 0.0,
-                        "maximum": 2.0,
-                        "default": 0.7,
-                        "x-order": 2,
-                    },
-                    "style": {
-                        "allOf": [{"$ref": "#/components/schemas/style"}],
-                        "default": "b",
-                        "x-order": 3,
-                    },
-                    "seed": {
-                        "type": "integer",
-                        "title": "Seed",
-                        "nullable": True,
-                        "default": None,
-                        "x-order": 4,
-                    },
-                    "image": {
-                        "type": "string",
-                        "format": "uri",
-                        "title": "Image",
-                        "x-cog-accept": "image/*",
-                        "nullable": True,
-                        "default": None,
-                        "x-order": 5,
-                    },
-                    "token": {
-                        "type": "string",
-                        "format": "password",
-                        "title": "Token",
-                        "writeOnly": True,
-                        "x-cog-secret": True,
-                        "nullable": True,
-                        "default": None,
-                        "x-order": 6,
-                    },
-                    "upscale": {
-                        "type": "boolean",
-                        "title": "Upscale",
-                        "default": True,
-                        "x-order": 7,
-                    },
-                    "tags": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "title": "Tags",
-                        "default": ["a", "b"],
-                        "x-order": 8,
-                    },
-                    "code": {
-                        "type": "string",
-                        "title": "Code",
-                        "maxLength": 8,
-                        "pattern": "^[a-z]+$",
-                        "default": "abc",
-                        "x-order": 9,
-                    },
-                },
-            },
-            "style": {
-                "title": "style",
-                "description": "An enumeration.",
-                "enum": ["a", "b"],
-                "type": "string",
-            },
-            "Output": {
-                "type": "array",
-                "items": {"type": "string"},
-                "title": "Output",
-                "x-cog-array-type": "iterator",
-                "x-cog-array-display": "concatenate",
-            },
-        }
+SCHEMA = cog_schema(
+    {
+        "prompt": {
+            "type": "string",
+            "title": "Prompt",
+            "description": "What to draw " + XSS,
+            "x-order": 0,
+        },
+        "steps": STEPS,
+        "temperature": {
+            "type": "number",
+            "title": "Temperature",
+            "minimum": 0.0,
+            "maximum": 2.0,
+            "default": 0.7,
+            "x-order": 2,
+        },
+        "style": style_input("b", 3),
+        "seed": {
+            "type": "integer",
+            "title": "Seed",
+            "nullable": True,
+            "default": None,
+            "x-order": 4,
+        },
+        "image": {
+            "type": "string",
+            "format": "uri",
+            "title": "Image",
+            "x-cog-accept": "image/*",
+            "nullable": True,
+            "default": None,
+            "x-order": 5,
+        },
+        "token": {
+            "type": "string",
+            "format": "password",
+            "title": "Token",
+            "writeOnly": True,
+            "x-cog-secret": True,
+            "nullable": True,
+            "default": None,
+            "x-order": 6,
+        },
+        "upscale": {"type": "boolean", "title": "Upscale", "default": True, "x-order": 7},
+        "tags": {
+            "type": "array",
+            "items": {"type": "string"},
+            "title": "Tags",
+            "default": ["a", "b"],
+            "x-order": 8,
+        },
+        "code": {
+            "type": "string",
+            "title": "Code",
+            "maxLength": 8,
+            "pattern": "^[a-z]+$",
+            "default": "abc",
+            "x-order": 9,
+        },
     },
-}
-
-IMAGE_SCHEMA = {
-    "openapi": "3.0.2",
-    "paths": {},
-    "components": {
-        "schemas": {
-            "Input": {"type": "object", "title": "Input", "properties": {}},
-            "Output": {"type": "string", "format": "uri", "title": "Output"},
-        }
-    },
-}
-
-
-def make_version(model: Model, digest: str, schema: dict = SCHEMA) -> Version:
-    version = Version.objects.create(
-        model=model,
-        digest=digest,
-        openapi_schema=schema,
-        cog_version="0.23.1",
-        predictor_ref="predict.py:Predictor",
-    )
-    model.refresh_latest_version()
-    return version
+    STREAMING_OUTPUT,
+    style=STYLE,
+)
+IMAGE_SCHEMA = cog_schema({}, FILE_OUTPUT, required=())
 
 
 @pytest.fixture
 def version(cast) -> Version:
-    model = Model.objects.create(owner=cast.acme.account, name="painter", visibility="private")
-    return make_version(model, "c" * 64)
+    return add_version(make_model(cast, name="painter"), "c" * 64, SCHEMA)
 
 
 @pytest.fixture
@@ -334,7 +283,7 @@ def test_an_htmx_run_answers_with_the_live_output_panel(client_for, cast, versio
 
 def test_run_takes_the_version_from_the_query(client_for, cast, version):
     older = version
-    newer = make_version(version.model, "d" * 64)
+    newer = add_version(version.model, "d" * 64)
     client = client_for(cast.alice)
     run(client)
     run(client, path=f"/acme/painter/predictions?version={older.digest}")
@@ -466,7 +415,7 @@ def test_a_shared_page_has_open_graph_tags(client, cast, version):
     model = version.model
     model.visibility = "public"
     model.save()
-    image_version = make_version(model, "f" * 64, IMAGE_SCHEMA)
+    image_version = add_version(model, "f" * 64, IMAGE_SCHEMA)
     output = public_base() + "/media/predictions/x/out.png"
     prediction = make_prediction(
         image_version,
@@ -507,7 +456,7 @@ def test_a_private_page_has_no_open_graph_tags(client_for, cast, finished):
     ],
 )
 def test_outputs_are_shown_by_type(client_for, cast, version, output, expected):
-    image_version = make_version(version.model, "f" * 64, IMAGE_SCHEMA)
+    image_version = add_version(version.model, "f" * 64, IMAGE_SCHEMA)
     prediction = make_prediction(
         image_version, cast.acme.account, status="succeeded", output=output
     )
@@ -516,7 +465,7 @@ def test_outputs_are_shown_by_type(client_for, cast, version, output, expected):
 
 
 def test_model_output_logs_and_input_are_rendered_inert(client_for, cast, version):
-    image_version = make_version(version.model, "f" * 64, IMAGE_SCHEMA)
+    image_version = add_version(version.model, "f" * 64, IMAGE_SCHEMA)
     prediction = make_prediction(
         image_version,
         cast.acme.account,
