@@ -105,6 +105,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so worker processes started by tests can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and envbool("DB_POOL", True):
+    # Under ASGI each request runs in a thread of its own, so a persistent connection is never
+    # reused: without a pool every request opened a new PostgreSQL session (measured: 50 for
+    # 50 requests). psycopg's pool hands each request a connection, checked first (Django
+    # does that with CONN_HEALTH_CHECKS), so a dropped one is replaced.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": envint("DB_POOL_MIN_SIZE", 2),
+        "max_size": envint("DB_POOL_MAX_SIZE", 20),
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: REDIS_URL, or an embedded server the platform starts on a unix socket under var/.

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Account, User
 from apps.catalog.models import Model, Version
+from apps.core.db import release_connection
 from apps.core.redis import client as redis_client
 from apps.predictions import events
 from apps.predictions.models import Prediction
@@ -495,6 +496,7 @@ def prediction_wait(prediction: Prediction, seconds: float) -> Prediction:
     deadline = time.monotonic() + seconds
     after = "0-0"
     while (remaining := deadline - time.monotonic()) > 0:
+        release_connection()  # nothing to read from the database while the log is followed
         block = min(remaining, WAIT_CHECK)
         try:
             batch = events.read(prediction.id, after, block_ms=max(1, int(block * 1000)))

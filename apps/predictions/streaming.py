@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from apps.core.db import release_connection
 from apps.core.problems import problem_response
 from apps.predictions import display, events
 from apps.predictions.models import Prediction
@@ -91,6 +92,7 @@ async def _events(prediction: Prediction, after: str):
                 # Quiet for a while: if the prediction has ended, the end of its log was lost
                 # (Redis was unreachable when it finished), so end the stream from the database.
                 stored = await Prediction.objects.filter(pk=prediction.pk).afirst()
+                await sync_to_async(release_connection)()
                 if stored is not None and stored.is_terminal:
                     for event in _rest_from_database(stored, after):
                         yield _sse(*event)
@@ -113,6 +115,7 @@ async def prediction_stream(request, token: str):
     except signing.BadSignature:
         return problem_response(404, "Not found", "This stream does not exist.")
     prediction = await Prediction.objects.filter(pk=prediction_id).afirst()
+    await sync_to_async(release_connection)()  # a stream may last minutes
     if prediction is None:
         return problem_response(404, "Not found", "This stream does not exist.")
     after = request.headers.get("Last-Event-ID", "0-0").strip() or "0-0"
