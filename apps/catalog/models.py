@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -24,6 +26,12 @@ def validate_model_name(name: str) -> None:
             "starting and ending with a letter or digit.",
             code="invalid",
         )
+
+
+def cover_path(instance, filename: str) -> str:
+    """Under a random folder: /media is served to anyone, and a private model's cover must not
+    be found by guessing its file name (the URL is handed out only to those who may see it)."""
+    return f"covers/{secrets.token_urlsafe(16)}/{PurePath(filename).name}"
 
 
 class ModelQuerySet(models.QuerySet):
@@ -60,7 +68,7 @@ class Model(models.Model):
     paper_url = HttpsURLField("paper URL", blank=True)
     license_url = HttpsURLField("licence URL", blank=True)
     weights_url = HttpsURLField("weights URL", blank=True)
-    cover_image = models.FileField(upload_to="covers/", blank=True)
+    cover_image = models.FileField(upload_to=cover_path, blank=True)
     default_hardware = models.ForeignKey(
         Hardware, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -636,3 +636,24 @@ def test_the_official_client_reads_collections_and_hardware(official, catalog):
     math = client.collections.get("math")
     assert math.name == "Math" and [m.id for m in math] == ["alice/adder"]
     assert [(h.sku, h.name) for h in client.hardware.list()] == [("cpu", "CPU")]
+
+
+def test_a_private_models_cover_is_not_found_by_guessing_its_file_name(
+    client, cast, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    data_uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    urls = []
+    for name in ("hidden-one", "hidden-two"):
+        response = create(
+            client, cast.alice, name=name, visibility="private", cover_image_url=data_uri
+        )
+        assert response.status_code == 201, response.content
+        urls.append(response.json()["cover_image_url"].removeprefix("http://testserver"))
+    folders = [url.removeprefix("/media/covers/").split("/") for url in urls]
+    assert all(len(parts) == 2 and len(parts[0]) >= 20 for parts in folders), urls
+    assert urls[0] != urls[1]  # the same picture, two unguessable places
+    client.logout()
+    assert client.get(urls[0]).getvalue() == PNG  # the URL itself is the capability
+    guess = f"/media/covers/{folders[0][1]}"
+    assert client.get(guess).status_code == 404
