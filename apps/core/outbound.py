@@ -3,6 +3,10 @@
 Addresses inside the network (private, loopback, link-local, multicast, reserved) are refused
 unless OUTBOUND_ALLOWLIST names them, so a URL cannot make the platform read internal services
 or cloud metadata endpoints. Redirects are followed by hand, each hop checked again.
+
+`check_url` answers early with a clear reason; `client()` makes the connections themselves go
+only to addresses the guard approved as it connects, so a name that answers a public address
+to the check and an internal one to the connection (DNS rebinding) gets nowhere.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 from django.conf import settings
 
 
@@ -58,16 +64,46 @@ def check_url(url: str, *, schemes: tuple[str, ...] = ("https", "http")) -> None
     host = parts.hostname
     if not host:
         raise OutboundRefused("the URL has no host")
+    allowed_addresses(host, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def allowed_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, if every one of them may be reached."""
     try:
-        infos = socket.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
-        )
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise OutboundRefused(f"the host {host!r} does not resolve") from None
+    addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if _public(address) or _allowed(address):
-            continue
-        raise OutboundRefused(
-            f"{host} resolves to {address}, an address inside the network, which is not allowed"
-        )
+        text = info[4][0].split("%", 1)[0]
+        address = ipaddress.ip_address(text)
+        if not (_public(address) or _allowed(address)):
+            raise OutboundRefused(
+                f"{host} resolves to {address}, an address inside the network, which is not allowed"
+            )
+        addresses.append(text)
+    return list(dict.fromkeys(addresses))
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself as it connects and connects to an approved address only (TLS
+    still checks the certificate against the host name)."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        failure: Exception | None = None
+        for address in allowed_addresses(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:  # try the host's next address
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+
+def client(**options) -> httpx.Client:
+    """An httpx client for URLs users gave us: no redirects followed, no proxy settings from
+    the environment, every connection through the guard (raises OutboundRefused)."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(  # the pool httpx makes, with our backend
+        ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend()
+    )
+    return httpx.Client(transport=transport, follow_redirects=False, trust_env=False, **options)

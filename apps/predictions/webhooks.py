@@ -28,6 +28,7 @@ from django.db import transaction
 from ninja import Router, Schema
 from redis.commands.core import Script
 
+from apps.core import outbound
 from apps.core.outbound import OutboundRefused, check_url
 from apps.core.redis import client as redis_client
 from apps.predictions.models import Prediction
@@ -197,10 +198,12 @@ def webhook_post(url: str, *, secret: str, webhook_id: str, body: bytes) -> int:
     try:
         # Streamed and never read: the receiver's answer body is not our business.
         with (
-            httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client,
+            outbound.client(timeout=timeout) as client,
             client.stream("POST", url, content=body, headers=headers) as response,
         ):
             status = response.status_code
+    except OutboundRefused as exc:  # the name resolved elsewhere as we connected
+        raise DeliveryFailed(f"refused: {exc}", retryable=False) from None
     except httpx.InvalidURL as exc:
         raise DeliveryFailed(f"invalid URL: {exc}", retryable=False) from None
     except httpx.HTTPError as exc:  # connection errors, timeouts, broken answers

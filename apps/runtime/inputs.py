@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from apps.core import outbound
 from apps.core.outbound import OutboundRefused, check_url
 
 DATA_URI = re.compile(
@@ -67,7 +68,7 @@ def _from_data_uri(uri: str, target_dir: Path, max_bytes: int) -> Path:
 
 
 def _download(url: str, target_dir: Path, max_bytes: int, timeout: float) -> Path:
-    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+    with outbound.client(timeout=timeout) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 check_url(url)
@@ -97,6 +98,8 @@ def _download(url: str, target_dir: Path, max_bytes: int, timeout: float) -> Pat
                                 raise InputFileError(f"is larger than the {max_bytes} byte limit")
                             handle.write(chunk)
                     return path
+            except OutboundRefused as exc:  # the name resolved elsewhere as we connected
+                raise InputFileError(f"cannot be fetched: {exc}") from None
             except httpx.TimeoutException:
                 raise InputFileError(f"could not be fetched within {timeout:g}s") from None
             except httpx.HTTPError as exc:

@@ -10,11 +10,12 @@ a refusal must happen before anything is sent.
 from __future__ import annotations
 
 import json
+import socket
 from urllib.parse import urlsplit
 
 import pytest
 
-from apps.core.outbound import OutboundRefused, check_url
+from apps.core.outbound import OutboundRefused, check_url, client
 from apps.predictions.runtime import own_file, public_base
 from apps.predictions.webhooks import DeliveryFailed, webhook_post
 from apps.runtime.inputs import InputFileError, fetch
@@ -203,3 +204,57 @@ def test_own_media_urls_never_hand_out_version_archives(world, prefix, tmp_path)
     not reach a private model's archive, however the path is spelled."""
     url = f"{public_base()}/media/{prefix}{world.private_version.artifact.name}"
     assert own_file(url) is None
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """A name whose DNS answers change between lookups (the outside world, faked): a public
+    address first, the loopback interface afterwards, as a rebinding attacker's server does."""
+    real = socket.getaddrinfo
+    answers = {"lookups": 0}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        answers["lookups"] += 1
+        address = "93.184.215.14" if answers["lookups"] == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.django_db
+def test_a_name_that_rebinds_to_an_internal_address_is_refused_for_file_inputs(
+    production, local_server, rebinding_dns, tmp_path
+):
+    port = urlsplit(local_server.url).port
+    with pytest.raises(InputFileError) as refused:
+        _fetch(f"http://rebind.example:{port}/secret", tmp_path)
+    assert "127.0.0.1" in str(refused.value)
+    assert rebinding_dns["lookups"] == 2  # the check, then the connection's own lookup
+    assert local_server.requests == []
+
+
+def test_a_name_that_rebinds_to_an_internal_address_is_refused_for_webhooks(
+    production, local_server, rebinding_dns
+):
+    port = urlsplit(local_server.url).port
+    with pytest.raises(DeliveryFailed) as failed:
+        webhook_post(
+            f"http://rebind.example:{port}/hook",
+            secret="whsec_" + "A" * 32,
+            webhook_id="msg_1",
+            body=b"{}",
+        )
+    assert not failed.value.retryable
+    assert "inside the network" in str(failed.value)
+    assert local_server.requests == []
+
+
+def test_the_guarded_client_still_reaches_allowed_addresses(settings, local_server):
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1/32"]
+    with client() as http:
+        response = http.get(local_server.url + "/allowed")
+    assert response.status_code == 200 and response.text == "hello"
+    assert local_server.requests == [("GET", "/allowed")]
