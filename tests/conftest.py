@@ -100,6 +100,17 @@ def client_for(client):
     return login
 
 
+@pytest.fixture(autouse=True)
+def forget_login_failures(redis_server):
+    """Failed logins are counted per account name and client address for 15 minutes; every
+    test starts with none counted (they would add up across tests that log in as alice)."""
+    from apps.core.redis import client
+
+    redis = client()
+    for key in redis.scan_iter("selfrep:login-failures:*"):
+        redis.delete(key)
+
+
 @pytest.fixture
 def process_env(db):
     """Environment for platform processes (workers, servers) that must use the test database."""

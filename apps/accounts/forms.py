@@ -1,10 +1,55 @@
 from __future__ import annotations
 
+import math
+import time
+
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
+from django.core.exceptions import ValidationError
 
 from apps.accounts.models import Membership, Organization, User
 from apps.accounts.names import validate_new_name
+from apps.core.redis import client as redis_client
+
+
+class ThrottledLoginForm(AuthenticationForm):
+    """The login form, with failed attempts counted per account name and per client address
+    (LOGIN_FAILURE_LIMIT / LOGIN_FAILURE_LIMIT_PER_ADDRESS in LOGIN_FAILURE_WINDOW seconds):
+    past the limit, even the right password is refused until the window ends, so passwords
+    cannot be guessed at the speed of the server."""
+
+    def clean(self):
+        window = settings.LOGIN_FAILURE_WINDOW
+        bucket = int(time.time() // window)
+        name = (self.data.get("username") or "").strip().lower()[:150]
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        keys = {
+            f"selfrep:login-failures:name:{name}:{bucket}": settings.LOGIN_FAILURE_LIMIT,
+            f"selfrep:login-failures:addr:{address}:{bucket}": (
+                settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS
+            ),
+        }
+        counts = redis_client().mget(list(keys))
+        if any(
+            int(count or 0) >= limit for count, limit in zip(counts, keys.values(), strict=True)
+        ):
+            minutes = math.ceil((window - time.time() % window) / 60)
+            raise ValidationError(
+                f"Too many failed attempts to log in. Try again in {minutes} minute"
+                f"{'s' if minutes != 1 else ''}.",
+                code="throttled",
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            pipe = redis_client().pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(key)
+                pipe.expire(key, window)
+            pipe.execute()
+            raise
 
 
 class SignupForm(DjangoUserCreationForm):

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.accounts import views
+from apps.accounts.forms import ThrottledLoginForm
 from apps.explore.views import explore
 
 org = "organizations/<str:org_name>/"
@@ -12,7 +13,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="accounts/login.html", redirect_authenticated_user=True
+            template_name="accounts/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=ThrottledLoginForm,
         ),
         name="login",
     ),

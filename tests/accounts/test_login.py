@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.test import Client
 
 
@@ -84,3 +86,41 @@ def test_a_login_post_without_csrf_is_refused(cast):
         "/login/", {"username": "alice", "password": cast.alice.password}
     )
     assert response.status_code == 403
+
+
+def test_failed_logins_are_throttled_per_account_name(client, cast, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(3):
+        response = client.post("/login/", {"username": "alice", "password": "nope"})
+        assert "correct username and password" in response.content.decode()
+    # Past the limit even the right password is refused, with the reason on the form.
+    response = client.post("/login/", {"username": "Alice", "password": cast.alice.password})
+    assert response.status_code == 200
+    assert "Too many failed attempts to log in" in response.content.decode()
+    assert client.get("/account/").status_code == 302
+    # Another account, from the same address, is not affected.
+    response = client.post("/login/", {"username": "bob", "password": cast.bob.password})
+    assert response.status_code == 302
+
+
+def test_failed_logins_are_throttled_per_client_address(cast, settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 4
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for name in ("alice", "bob", "charlie", "dave"):
+        attacker.post("/login/", {"username": name, "password": "guess"})
+    response = attacker.post("/login/", {"username": "bob", "password": cast.bob.password})
+    assert "Too many failed attempts to log in" in response.content.decode()
+    # Somebody else, from another address, logs in as usual.
+    elsewhere = Client(REMOTE_ADDR="198.51.100.7")
+    response = elsewhere.post("/login/", {"username": "bob", "password": cast.bob.password})
+    assert response.status_code == 302
+
+
+def test_the_throttle_ends_with_its_window(client, cast, settings):
+    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW = 1, 2
+    client.post("/login/", {"username": "alice", "password": "nope"})
+    response = client.post("/login/", {"username": "alice", "password": cast.alice.password})
+    assert "Too many failed attempts" in response.content.decode()
+    time.sleep(2.1)  # the next window
+    response = client.post("/login/", {"username": "alice", "password": cast.alice.password})
+    assert response.status_code == 302
