@@ -86,6 +86,23 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
+def daphne_argv(port: int) -> list[str]:
+    application = "config.asgi:application"
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), application]
+
+
+def wait_until_serving(url: str, logs, timeout: float = 30) -> None:
+    """Until `url`/healthz answers 200; `logs()` says why not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the web server did not start:\n" + logs())
+
+
 class Platform:
     def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
         """`extra_env` is added to (or overrides) the processes' environment, e.g. a
@@ -102,19 +119,7 @@ class Platform:
                 **(extra_env or {}),
             }
         )
-        self.web = self._spawn(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-        )
+        self.web = self._spawn("web", daphne_argv(self.port))
         self.workers: list[subprocess.Popen] = []
         self.start_worker("cpu")
         self.start_worker("webhooks", "default", threads=4)
@@ -146,14 +151,7 @@ class Platform:
         return worker
 
     def _wait_until_serving(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("the web server did not start:\n" + self.logs())
+        wait_until_serving(self.url, self.logs)
 
     def logs(self) -> str:
         return "\n".join(

@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.e2e.platform import free_port, process_env
+from tests.e2e.platform import daphne_argv, free_port, process_env, wait_until_serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,16 +35,7 @@ def test_api_requests_share_pooled_postgresql_connections(cast, tmp_path):
     port = free_port()
     log = open(tmp_path / "web.log", "wb")  # noqa: SIM115
     web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
+        daphne_argv(port),
         cwd=settings.BASE_DIR,
         env=process_env(),
         stdout=log,
@@ -56,15 +45,7 @@ def test_api_requests_share_pooled_postgresql_connections(cast, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {cast.alice.token}"}
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
-            time.sleep(0.1)
+        wait_until_serving(url, (tmp_path / "web.log").read_text)
         name = connection.settings_dict["NAME"]
         before = sessions_opened(name)
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
