@@ -115,6 +115,7 @@ class _Feed:
     def __init__(self, registry: dict, prediction_id: str, after: str) -> None:
         self.registry, self.prediction_id, self.after = registry, prediction_id, after
         self.queues: set[asyncio.Queue] = set()
+        self.closing = False  # its last watcher left: a new watcher starts a new feed
         self.task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -138,6 +139,7 @@ class _Feed:
     def leave(self, queue: asyncio.Queue) -> None:
         self.queues.discard(queue)
         if not self.queues and not self.task.done():
+            self.closing = True
             self.task.cancel()
 
 
@@ -152,6 +154,8 @@ async def follow(prediction_id: str, after: str = "0-0", *, keepalive_ms: int = 
     registry = _feeds.setdefault(asyncio.get_running_loop(), {})
     queue: asyncio.Queue = asyncio.Queue()
     feed = registry.get(prediction_id)
+    if feed is not None and (feed.closing or feed.task.done()):
+        feed = None  # stopping: it would never hand this watcher anything
     joined = feed is not None
     if feed is None:  # the feed starts at our position: it brings everything after it
         feed = registry[prediction_id] = _Feed(registry, prediction_id, after)

@@ -203,3 +203,31 @@ def test_the_reader_stops_when_the_last_watcher_leaves(client, cast, prediction)
     assert one_left == {prediction.id: 1}
     assert stopped
     assert after == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watcher_arriving_as_the_last_one_leaves_gets_a_reader_of_its_own(cast, prediction):
+    """The last watcher leaving stops the shared reader; one arriving in the same moment (before
+    the reader has stopped) must not join it, or it would wait forever."""
+    events.append(prediction.id, "output", "early")
+
+    async def append_later():
+        await asyncio.sleep(0.2)
+        await sync_to_async(events.append)(prediction.id, "output", "hello")
+
+    async def scenario():
+        leaving = events.follow(prediction.id)
+        first = await leaving.__anext__()
+        # Both in one step of this task, with no turn of the event loop in between: the last
+        # watcher leaves (its reader is told to stop), and somebody arrives.
+        await leaving.aclose()
+        arriving = events.follow(prediction.id, first[-1][0])
+        appender = asyncio.ensure_future(append_later())
+        async with asyncio.timeout(5):
+            batch = await arriving.__anext__()
+        await arriving.aclose()
+        await appender
+        return batch
+
+    batch = asyncio.run(scenario())
+    assert [(kind, data) for _id, kind, data in batch] == [("output", "hello")]
