@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.files.uploads.upload_limits",  # before the CSRF check reads the body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -114,7 +115,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and envbo
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": envint("DB_POOL_MIN_SIZE", 2),
         "max_size": envint("DB_POOL_MAX_SIZE", 20),
-        "timeout": 30,
+        # How long a request waits for a free (or, in an outage, a new) connection before it
+        # fails with a database error.
+        "timeout": envint("DB_POOL_TIMEOUT", 10),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,6 +3,7 @@ read and delete versions."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -236,6 +237,9 @@ def _model_to_push_to(account: Account, owner: str, name: str) -> Model:
 )
 def version_push(request, owner: str, name: str, archive: File[UploadedFile]):
     model = _model_to_push_to(request.auth, owner, name)
+    if archive.size > settings.MAX_VERSION_ARCHIVE_BYTES:  # cut off as it streamed (uploads.py)
+        limit = settings.MAX_VERSION_ARCHIVE_BYTES // 2**20
+        raise ApiError(413, "Content too large", f"The archive must be smaller than {limit} MB.")
     user = request.auth.user if request.auth.user_id else None
     try:
         version, created = version_push_archive(model=model, archive=archive, created_by=user)

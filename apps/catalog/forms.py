@@ -6,6 +6,7 @@ from django.conf import settings
 from apps.billing.models import Hardware
 from apps.catalog.models import Model
 
+COVER_MAX_BYTES = 5 * 1024 * 1024
 COVER_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
@@ -36,7 +37,7 @@ class ModelSettingsForm(forms.ModelForm):
         if image and hasattr(image, "content_type"):
             if image.content_type not in COVER_TYPES:
                 raise forms.ValidationError("Upload a PNG, JPEG, WebP or GIF image.")
-            if image.size > 5 * 1024 * 1024:
+            if image.size > COVER_MAX_BYTES:
                 raise forms.ValidationError("The cover image must be smaller than 5 MB.")
         return image
 

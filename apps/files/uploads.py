@@ -1,8 +1,13 @@
-"""A size limit that multipart file parts meet while they stream, before they fill the disk."""
+"""Size limits that multipart file parts meet while they stream, before they fill the disk."""
 
 from __future__ import annotations
 
+import io
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.urls import Resolver404, resolve
 
 
 class PartSizeLimit(FileUploadHandler):
@@ -40,3 +45,73 @@ class PartSizeLimit(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None  # the next handler makes the file
+
+
+class OversizedUpload(UploadedFile):
+    """What is kept of a file part that grew past its limit: its name and true size, not its
+    bytes. Forms refuse it by its size with their usual message."""
+
+    def __init__(self, name: str, size: int, content_type: str, charset: str | None) -> None:
+        super().__init__(io.BytesIO(), name, content_type, size, charset)
+
+
+class PartSizeCap(FileUploadHandler):
+    """Put first among the request's upload handlers: once a file part grows past `limit`,
+    the rest of it is counted and thrown away instead of being written to disk, and the part
+    arrives as an OversizedUpload."""
+
+    def __init__(self, request, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.over = False
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.received, self.over = 0, False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.over = True
+            return None  # the next handlers (the temporary file) get no more of it
+        return raw_data
+
+    def file_complete(self, file_size: int) -> OversizedUpload | None:
+        if self.over:
+            return OversizedUpload(self.file_name, self.received, self.content_type, self.charset)
+        return None  # the next handler makes the file
+
+
+def _cover_limit() -> int:
+    from apps.catalog.forms import COVER_MAX_BYTES
+
+    return COVER_MAX_BYTES
+
+
+# The web forms and API routes that take files, by view name, with their size limits.
+UPLOAD_LIMITS = {
+    "playground_run": lambda: settings.MAX_INPUT_FILE_BYTES,
+    "model_settings": _cover_limit,
+    "model_push": lambda: settings.MAX_VERSION_ARCHIVE_BYTES,
+    "v1:version_push": lambda: settings.MAX_VERSION_ARCHIVE_BYTES,
+}
+
+
+def upload_limits(get_response):
+    """Middleware, before anything reads the body (the CSRF check does): caps the file parts
+    of the routes in UPLOAD_LIMITS while they stream, so an oversized upload is refused with
+    the form's message without first being written to disk whole."""
+
+    def middleware(request):
+        if request.method == "POST" and request.content_type == "multipart/form-data":
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                match = None
+            limit = UPLOAD_LIMITS.get(match.view_name) if match else None
+            if limit is not None:
+                request.upload_handlers.insert(0, PartSizeCap(request, limit()))
+        return get_response(request)
+
+    return middleware

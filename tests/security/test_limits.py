@@ -8,6 +8,7 @@ import tarfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.test import Client
 
 from apps.files.models import File
@@ -168,3 +169,56 @@ def test_prediction_creation_has_its_own_limit(world: World, settings):
     )
     assert Prediction.objects.filter(owner__name="charlie").count() == 2
     assert client.get("/v1/predictions", **charlie).status_code == 200  # reading still works
+
+
+class RecordingHandler(TemporaryFileUploadHandler):
+    """Django's own handler that writes parts to disk, counting the bytes it is given."""
+
+    written: list[int] = []
+
+    def receive_data_chunk(self, raw_data, start):
+        RecordingHandler.written.append(len(raw_data))
+        return super().receive_data_chunk(raw_data, start)
+
+
+@pytest.mark.parametrize("route", ["playground", "push", "api push", "cover"])
+def test_oversized_uploads_are_cut_off_while_they_stream(world: World, settings, route):
+    """Past its limit, the rest of a part is never written to disk; the form (or the API)
+    still refuses it with its usual message."""
+    settings.FILE_UPLOAD_HANDLERS = [f"{__name__}.RecordingHandler"]
+    settings.MAX_INPUT_FILE_BYTES = settings.MAX_VERSION_ARCHIVE_BYTES = MB
+    RecordingHandler.written = []
+    payload = b"\0" * (20 * MB)
+    if route == "playground":
+        with_file_input(world.public_version)
+        big = SimpleUploadedFile("big.png", payload, content_type="image/png")
+        response = client_as(world, "outsider").post(
+            f"/{world.public.full_name}/predictions", {"prompt": "x", "image": big}
+        )
+        assert response.status_code == 422
+        assert "big.png is larger than 1 MB." in response.content.decode()
+    elif route == "push":
+        big = SimpleUploadedFile("model.tar.gz", payload)
+        response = client_as(world, "member").post(
+            f"/{world.private.full_name}/settings/push", {"archive": big}
+        )
+        assert response.status_code == 422
+        assert "The archive must be smaller than 1 MB." in response.content.decode()
+    elif route == "api push":
+        response = Client().post(
+            f"/v1/models/{world.private.full_name}/versions",
+            {"archive": SimpleUploadedFile("model.tar.gz", payload)},
+            HTTP_AUTHORIZATION=f"Bearer {world.cast.acme_token}",
+        )
+        assert "smaller than 1 MB" in assert_problem(response, 413)["detail"]
+    else:
+        big = SimpleUploadedFile("cover.png", payload, content_type="image/png")
+        response = client_as(world, "owner").post(
+            f"/{world.private.full_name}/settings",
+            {"description": "d", "visibility": "private", "cover_image": big},
+        )
+        assert response.status_code in (200, 422)
+        assert "The cover image must be smaller than 5 MB." in response.content.decode()
+    limit = 5 * MB if route == "cover" else MB
+    assert 0 < sum(RecordingHandler.written) <= limit  # not the 20 MB that were sent
+    assert world.private.versions.count() == 1
