@@ -86,6 +86,28 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
+def sse_events(lines):
+    """(event, id, data) for each server-sent event in `lines`, as the clients parse them:
+    comments skipped, multi-line data joined, the last id carried over."""
+    event, event_id, data = None, None, []
+    for line in lines:
+        if line.startswith(":"):
+            continue
+        if line == "":
+            if event:
+                yield event, event_id, "\n".join(data)
+            event, data = None, []
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            event = value
+        elif field == "id":
+            event_id = value
+        elif field == "data":
+            data.append(value)
+
+
 def daphne_argv(port: int) -> list[str]:
     application = "config.asgi:application"
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), application]

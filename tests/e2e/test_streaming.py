@@ -6,6 +6,8 @@ import time
 
 import httpx
 
+from tests.e2e.platform import sse_events
+
 
 def create(platform, person, version, **input):
     response = httpx.post(
@@ -33,32 +35,18 @@ def wait_done(platform, person, prediction, timeout=60):
 def read_events(url, headers=None, limit=None, arrivals=None):
     """Parse an SSE response into (event, id, data) tuples, as the clients do; the arrival
     time of each event is appended to `arrivals` when given."""
-    events, event, event_id, data = [], None, None, []
+    events = []
     with httpx.stream(
         "GET", url, headers={"Accept": "text/event-stream", **(headers or {})}, timeout=30
     ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith(":"):
-                continue
-            if line == "":
-                if event:
-                    events.append((event, event_id, "\n".join(data)))
-                    if arrivals is not None:
-                        arrivals.append(time.monotonic())
-                    if event == "done" or (limit and len(events) >= limit):
-                        break
-                event, data = None, []
-                continue
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                event = value
-            elif field == "id":
-                event_id = value
-            elif field == "data":
-                data.append(value)
+        for event in sse_events(response.iter_lines()):
+            events.append(event)
+            if arrivals is not None:
+                arrivals.append(time.monotonic())
+            if event[0] == "done" or (limit and len(events) >= limit):
+                break
     return events
 
 

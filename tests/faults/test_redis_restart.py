@@ -15,7 +15,7 @@ import time
 import httpx
 
 from apps.predictions.models import Prediction
-from tests.e2e.platform import PREDICTORS
+from tests.e2e.platform import PREDICTORS, sse_events
 from tests.faults.conftest import create, describe, get, push, wait_terminal
 
 HELLO = """
@@ -62,7 +62,7 @@ class StreamWatcher:
                     if response.status_code != 200:
                         self.problems.append(f"{response.status_code}: {response.read()[:300]}")
                     else:
-                        for event in _parse(response.iter_lines()):
+                        for event in sse_events(response.iter_lines()):
                             self.events.append(event)
                             self.last_id = event[1]
                             if self.done or (goal and len(self._outputs()) >= goal):
@@ -77,26 +77,6 @@ class StreamWatcher:
 
     def _outputs(self) -> list:
         return [event for event in self.events if event[0] == "output"]
-
-
-def _parse(lines):
-    event, event_id, data = None, None, []
-    for line in lines:
-        if line.startswith(":"):
-            continue
-        if line == "":
-            if event:
-                yield event, event_id, "\n".join(data)
-            event, data = None, []
-            continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            event = value
-        elif field == "id":
-            event_id = value
-        elif field == "data":
-            data.append(value)
 
 
 def test_a_redis_restart_loses_no_prediction_and_streams_resume(
