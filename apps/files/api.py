@@ -29,7 +29,7 @@ from apps.files.services import (
     file_download_path,
     file_for_download,
 )
-from apps.files.uploads import PartSizeLimit
+from apps.files.uploads import PartSizeCap
 from apps.predictions.runtime import public_base
 
 router = Router(tags=["files"])
@@ -115,10 +115,10 @@ def _invalid(field: str, kind: str, description: str) -> ApiError:
 
 def _parse_form(request):
     """The form fields and file parts, with the size limits applied while they stream."""
-    limit = PartSizeLimit.install(
+    limit = PartSizeCap.install(
         request,
+        limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_FILE_BYTES,
         limits={"content": MAX_FILE_BYTES},
-        default=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_FILE_BYTES,
     )
     try:
         fields, parts = request.POST, request.FILES

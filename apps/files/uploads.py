@@ -6,45 +6,8 @@ import io
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.urls import Resolver404, resolve
-
-
-class PartSizeLimit(FileUploadHandler):
-    """Put first among the request's upload handlers: counts each file part's bytes and drops
-    a part as soon as it grows past its limit (the rest of it is read and thrown away, so the
-    client still gets an answer). The field names of dropped parts end up in `exceeded`."""
-
-    def __init__(self, request, limits: dict[str, int], default: int) -> None:
-        super().__init__(request)
-        self.limits = limits
-        self.default = default
-        self.exceeded: set[str] = set()
-        self.received = 0
-
-    @classmethod
-    def install(cls, request, limits: dict[str, int], default: int) -> PartSizeLimit | None:
-        """The installed handler, or None when the body has already been parsed."""
-        handler = cls(request, limits, default)
-        try:
-            request.upload_handlers = [handler, *request.upload_handlers]
-        except AttributeError:
-            return None
-        return handler
-
-    def new_file(self, field_name, *args, **kwargs) -> None:
-        super().new_file(field_name, *args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.received += len(raw_data)
-        if self.received > self.limits.get(self.field_name, self.default):
-            self.exceeded.add(self.field_name)
-            raise SkipFile
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None  # the next handler makes the file
 
 
 class OversizedUpload(UploadedFile):
@@ -56,15 +19,28 @@ class OversizedUpload(UploadedFile):
 
 
 class PartSizeCap(FileUploadHandler):
-    """Put first among the request's upload handlers: once a file part grows past `limit`,
-    the rest of it is counted and thrown away instead of being written to disk, and the part
-    arrives as an OversizedUpload."""
+    """Put first among the request's upload handlers: once a file part grows past its limit
+    (`limits` by field name, else `limit`), the rest of it is counted and thrown away instead
+    of being written to disk, and the part arrives as an OversizedUpload; the field names of
+    such parts end up in `exceeded`."""
 
-    def __init__(self, request, limit: int) -> None:
+    def __init__(self, request, limit: int, limits: dict[str, int] | None = None) -> None:
         super().__init__(request)
         self.limit = limit
+        self.limits = limits or {}
+        self.exceeded: set[str] = set()
         self.received = 0
         self.over = False
+
+    @classmethod
+    def install(cls, request, limit: int, limits: dict[str, int] | None = None):
+        """The installed handler, or None when the body has already been parsed."""
+        handler = cls(request, limit, limits)
+        try:
+            request.upload_handlers = [handler, *request.upload_handlers]
+        except AttributeError:
+            return None
+        return handler
 
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
@@ -72,8 +48,9 @@ class PartSizeCap(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
-        if self.received > self.limit:
+        if self.received > self.limits.get(self.field_name, self.limit):
             self.over = True
+            self.exceeded.add(self.field_name)
             return None  # the next handlers (the temporary file) get no more of it
         return raw_data
 
@@ -111,7 +88,7 @@ def upload_limits(get_response):
                 match = None
             limit = UPLOAD_LIMITS.get(match.view_name) if match else None
             if limit is not None:
-                request.upload_handlers.insert(0, PartSizeCap(request, limit()))
+                PartSizeCap.install(request, limit())
         return get_response(request)
 
     return middleware
