@@ -85,6 +85,17 @@ def _signal_name(returncode: int | None) -> str:
     return f"{name}{hint}"
 
 
+def _group_pids(group: int) -> list[int]:
+    """The processes of a process group (Cog's server and its Python worker), from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getpgid(int(entry.name)) == group:
+                    pids.append(int(entry.name))
+    return pids
+
+
 class CogProcess:
     def __init__(
         self,
@@ -233,13 +244,7 @@ class CogProcess:
         return True
 
     def _group_members(self) -> list[int]:
-        members = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) != self.process.pid:
-                with contextlib.suppress(OSError):
-                    if os.getpgid(int(entry.name)) == self.process.pid:
-                        members.append(int(entry.name))
-        return members
+        return [pid for pid in _group_pids(self.process.pid) if pid != self.process.pid]
 
     def is_usable(self) -> bool:
         if not self.is_alive():
@@ -341,13 +346,9 @@ class CogProcess:
         if not self.is_alive():
             return 0
         total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        for pid in _group_pids(self.process.pid):
             try:
-                if os.getpgid(int(entry.name)) != self.process.pid:
-                    continue
-                for line in (entry / "status").read_text().splitlines():
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
             except (OSError, ValueError):
