@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.accounts.api import router as account_router
 from apps.accounts.auth import INVALID, TokenAuth
 from apps.catalog.api import router as catalog_router
+from apps.core.jsonbody import BodyParser
 from apps.core.problems import ApiError, problem_response
 from apps.files.api import router as files_router
 from apps.predictions.api import router as predictions_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
     description="Replicate's HTTP API, served by your own platform. "
     "Authenticate with `Authorization: Bearer <token>`.",
     auth=TokenAuth(),
+    parser=BodyParser(),
     urls_namespace="v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -83,6 +85,8 @@ def on_not_found(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, ApiError):  # ninja wraps what BodyParser refuses
+        return on_api_error(request, exc.__cause__)
     return problem_response(exc.status_code, exc.message, exc.message)
 
 

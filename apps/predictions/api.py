@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 
@@ -17,6 +16,7 @@ from ninja import Router
 from apps.accounts.models import Account
 from apps.catalog.access import account_can_see, get_model_for_account
 from apps.catalog.models import Version
+from apps.core.jsonbody import parse_json
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
 from apps.predictions.serializers import prediction_json
@@ -74,10 +74,7 @@ def _body(request, *, allow_version: bool) -> dict:
             f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20} MB; upload large "
             "inputs with the files API and pass their URLs.",
         ) from None
-    try:
-        body = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "Invalid JSON", f"The request body is not valid JSON: {exc}") from None
+    body = parse_json(raw or b"{}")
     if not isinstance(body, dict):
         raise invalid([("invalid_type", "", "the request body must be a JSON object")])
     allowed = BODY_KEYS if allow_version else BODY_KEYS - {"version"}
@@ -279,7 +276,10 @@ def _parse_time(request, name: str) -> datetime | None:
     raw = request.GET.get(name)
     if raw is None:
         return None
-    value = parse_datetime(raw.replace(" ", "+"))
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:  # well formed but impossible: month 13, offset +99:99
+        value = None
     if value is None:
         raise ApiError(400, f"Invalid {name}", f"{name} must be an ISO 8601 date and time.")
     if timezone.is_naive(value):

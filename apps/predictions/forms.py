@@ -9,6 +9,7 @@ problem next to its field. Uploaded files are stored only once the input is vali
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.html import escape
 
+from apps.core import jsonbody
 from apps.core.problems import ApiError
 from apps.predictions.models import Prediction
 from apps.predictions.runtime import public_base
@@ -438,7 +440,10 @@ def _list_value(text: str, item_type: str | None) -> list:
         return lines
     convert = int if item_type == "integer" else float
     try:
-        return [convert(line) for line in lines]
+        values = [convert(line) for line in lines]
+        if not all(math.isfinite(value) for value in values):
+            raise ValueError("NaN or infinite")
+        return values
     except ValueError:
         what = "whole numbers" if item_type == "integer" else "numbers"
         raise forms.ValidationError(f"Enter {what}, one per line.", code="invalid") from None
@@ -449,8 +454,10 @@ def _json_value(text: str, declared_type: str | None) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return jsonbody.loads(text)
+    except jsonbody.InvalidJson as error:
+        if not error.malformed:  # JSON, but nothing can store it: NaN, \ud800, deep nesting
+            raise forms.ValidationError(f"Enter valid JSON: {error}.", code="invalid") from None
         if declared_type in ("object", "array"):
             raise forms.ValidationError("Enter valid JSON.", code="invalid") from None
         return text
