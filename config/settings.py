@@ -8,27 +8,42 @@ Every variable read here is listed in the README's configuration table.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded_redis import embedded_socket_path
-from config.env import envbool, envint, envlist, envsecret, envstr
+from config.env import envbool, envint, envlist, envsecret, envstr, stored_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR") or BASE_DIR / "var").resolve()
 
-DEBUG = envbool("DEBUG", True)
+# Production unless asked otherwise: `manage.py up --dev` sets DEBUG=1 for what it starts.
+DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"  # noqa: S105
+    # Generated once per installation and shared by every process using this VAR_DIR, in
+    # development and production mode alike (API token hashes and sessions depend on it).
+    try:
+        SECRET_KEY = stored_secret(VAR_DIR / "secret_key")
+    except OSError as exc:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY (or SECRET_KEY_FILE) must be set: no key could be kept in "
+                f"{VAR_DIR / 'secret_key'} ({exc})"
+            ) from None
+        SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"  # noqa: S105
 # Old keys still accepted for sessions and API tokens while a new SECRET_KEY rolls out.
 SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", [])
 
 PUBLIC_URL = envstr("PUBLIC_URL").rstrip("/")
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+_public_host = urlsplit(PUBLIC_URL).hostname or ""
+ALLOWED_HOSTS = envlist(
+    "ALLOWED_HOSTS",
+    ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    + ([f"[{_public_host}]" if ":" in _public_host else _public_host] if _public_host else []),
+)
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [PUBLIC_URL] if PUBLIC_URL else [])
 if envbool("SECURE_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

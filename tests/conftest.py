@@ -6,6 +6,7 @@ Each of them (and acme) has an API token.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,13 @@ from django.db import connections
 from apps.accounts import services
 from apps.accounts.models import Membership, Organization, User
 from apps.core import embedded_redis
+
+# The suite runs the production settings (DEBUG off, as `manage.py up` does by default). Its
+# webhook receivers and file servers listen on loopback, which production refuses to reach
+# unless allowed: allowed here and in every process the tests start. The tests of that refusal
+# set OUTBOUND_ALLOWLIST empty themselves.
+os.environ.setdefault("OUTBOUND_ALLOWLIST", "127.0.0.0/8,::1/128")
+settings.OUTBOUND_ALLOWLIST = os.environ["OUTBOUND_ALLOWLIST"].split(",")
 
 # Connections opened by other threads (Channels' database_sync_to_async, the live server) must
 # not outlive their work, or the test database cannot be dropped at the end.

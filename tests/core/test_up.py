@@ -48,8 +48,10 @@ def free_port() -> int:
 class Platform:
     """`manage.py up` in a fresh var/ folder, with no DATABASE_URL or REDIS_URL."""
 
-    def __init__(self, var_dir, port: int):
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    def __init__(self, var_dir, port: int, *options: str):
+        # As a new user runs it: none of the variables that would change the mode or the key.
+        left_out = ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE")
+        env = {k: v for k, v in os.environ.items() if k not in left_out}
         env |= {"VAR_DIR": str(var_dir), "SELFREP_BOOTSTRAP": "0", "EMBEDDED_REDIS_NAME": "redis"}
         self.process = subprocess.Popen(
             [
@@ -59,6 +61,7 @@ class Platform:
                 "--no-demo",
                 "--port",
                 str(port),
+                *options,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -155,3 +158,42 @@ def test_up_starts_everything_prints_credentials_and_stops_cleanly(tmp_path):
     finally:
         assert platform.stop() == 0
     assert "Password:" not in "".join(platform.output)
+
+
+def secret_key_file(var_dir) -> tuple[str, int]:
+    path = var_dir / "secret_key"
+    return path.read_text(), path.stat().st_mode & 0o777
+
+
+def test_it_runs_in_production_mode_by_default_and_in_development_mode_with_dev(tmp_path):
+    var_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    platform = Platform(var_dir, port)
+    try:
+        token = platform.wait_for(r"API token:\s+(r8_\S+)").group(1)
+        wait_until_serving(base)
+        missing = httpx.get(f"{base}/no-such-page")
+        assert missing.status_code == 404
+        assert "There is nothing here" in missing.text  # our own page, not Django's
+        assert "URLconf" not in missing.text and "admin/" not in missing.text
+        assert httpx.get(f"{base}/static/css/site.css").status_code == 200
+        key, mode = secret_key_file(var_dir)
+        assert len(key.strip()) >= 50 and mode == 0o600
+    finally:
+        assert platform.stop() == 0
+    assert "Development mode" not in "".join(platform.output)
+
+    platform = Platform(var_dir, port, "--dev")
+    try:
+        platform.wait_for(r"Development mode \(DEBUG=1\)")
+        wait_until_serving(base)
+        missing = httpx.get(f"{base}/no-such-page")
+        assert missing.status_code == 404
+        assert "Using the URLconf defined in" in missing.text  # Django's debug page
+        # The key kept from the first start still signs: the operator's token still works.
+        account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {token}"})
+        assert account.status_code == 200
+    finally:
+        assert platform.stop() == 0
+    assert secret_key_file(var_dir) == (key, 0o600)

@@ -1,5 +1,6 @@
 """`manage.py up`: set up and run the whole platform in the foreground.
 
+Production settings (DEBUG off) unless `--dev` (or DEBUG=1) asks for development mode.
 Migrates, creates the operator account on first start (printing its password and an API
 token), then runs the embedded Redis (unless REDIS_URL is set), daphne and a Dramatiq worker
 until Ctrl-C, and stops them all cleanly.
@@ -22,6 +23,7 @@ from django.db import transaction
 from apps.accounts import services
 from apps.accounts.models import Organization, User
 from apps.core import embedded_redis
+from config.env import envbool
 
 OPERATOR = os.environ.get("ADMIN_USERNAME", "operator")
 
@@ -34,9 +36,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="run the web process only")
         parser.add_argument("--no-demo", action="store_true", help="do not push the demo models")
+        parser.add_argument(
+            "--dev",
+            action="store_true",
+            help="development mode (DEBUG=1): error pages show code, settings and every URL",
+        )
 
-    def handle(self, *args, host, port, no_worker, no_demo, **options):
+    def handle(self, *args, host, port, no_worker, no_demo, dev, **options):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        if dev:
+            os.environ["DEBUG"] = "1"  # for the web server, the workers and the demo push
         # Workers write absolute URLs of output files; they must point at this server.
         os.environ.setdefault("PUBLIC_URL", settings.PUBLIC_URL or f"http://{host}:{port}")
         self.children: list[tuple[str, subprocess.Popen]] = []
@@ -203,6 +212,11 @@ class Command(BaseCommand):
             lines += [
                 "  Log in with your existing account "
                 "(reset a password: python3 manage.py changepassword NAME)"
+            ]
+        if envbool("DEBUG", False):
+            lines += [
+                "  Development mode (DEBUG=1): error pages show code and settings;",
+                "  never let other people reach this server.",
             ]
         lines += ["  Stop with Ctrl-C", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
