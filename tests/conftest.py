@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -16,6 +18,7 @@ from django.db import connections
 from apps.accounts import services
 from apps.accounts.models import Membership, Organization, User
 from apps.core import embedded_redis
+from tests.network_fence import network_fence as fence
 
 # The suite runs the production settings (DEBUG off, as `manage.py up` does by default). Its
 # webhook receivers and file servers listen on loopback, which production refuses to reach
@@ -27,6 +30,56 @@ settings.OUTBOUND_ALLOWLIST = os.environ["OUTBOUND_ALLOWLIST"].split(",")
 # Connections opened by other threads (Channels' database_sync_to_async, the live server) must
 # not outlive their work, or the test database cannot be dropped at the end.
 connections.settings["default"]["CONN_MAX_AGE"] = 0
+
+
+class NetworkFence:
+    """What the fence refused, in this process and in the processes the tests started."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.read = 0
+
+    def take(self) -> list[str]:
+        """The refusals since the last call (a test that provokes some takes them)."""
+        with self.log.open() as file:
+            file.seek(self.read)
+            refusals = file.read()
+            self.read = file.tell()
+        fence.refused.clear()
+        return refusals.splitlines()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def network_fence_installed(tmp_path_factory):
+    """Tests never leave this machine: a connect beyond loopback (or a DNS lookup) raises
+    NetworkFenceError before anything is sent, here and in every Python process the tests
+    start (through tests/network_fence/sitecustomize.py). The database and Redis the suite
+    was pointed at stay reachable."""
+    log = tmp_path_factory.mktemp("network-fence") / "refused.log"
+    log.touch()
+    servers = [settings.DATABASES["default"].get("HOST"), urlsplit(settings.REDIS_URL).hostname]
+    allow = [host for host in servers if host and not host.startswith("/")]
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", fence.LOG_ENV, fence.ALLOW_ENV)}
+    folder = str(Path(fence.__file__).parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, saved["PYTHONPATH"]]))
+    os.environ[fence.LOG_ENV] = str(log)
+    os.environ[fence.ALLOW_ENV] = ",".join(allow)
+    fence.install(allow)
+    yield NetworkFence(log)
+    fence.uninstall()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def network_fence(network_fence_installed):
+    """Fails the test that tried to leave the machine, even if the code swallowed the error."""
+    yield network_fence_installed
+    if refusals := network_fence_installed.take():
+        pytest.fail("tests never leave this machine; this one tried to:\n" + "\n".join(refusals))
 
 
 @pytest.fixture(scope="session", autouse=True)
