@@ -56,6 +56,7 @@ def get_pool() -> ModelPool:
                     max_output_bytes=settings.MAX_OUTPUT_FILE_BYTES,
                     fetch_timeout=settings.INPUT_FETCH_TIMEOUT,
                     own_file=own_file,
+                    model_egress=settings.SANDBOX_MODEL_EGRESS,
                 )
             )
         return _pool

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from apps.runtime.packageindex import LOCATION_OPTIONS, PackageSourceRefused, check_requirement
+
 SUPPORTED_KEYS = {
     "build",
     "image",
@@ -168,6 +170,23 @@ def pip_commands(build: dict) -> tuple[list[list[str]], list[str]]:
     return commands, skipped
 
 
+def _check_package_sources(requirements: list[str], commands: list[list[str]]) -> None:
+    """pip fetches from the installation's package index only (apps/runtime/packageindex)."""
+    lines = list(requirements)
+    for argv in commands:
+        # `--index-url URL` as two arguments is one option to check.
+        lines += [
+            f"{a} {argv[i + 1]}" if a in LOCATION_OPTIONS and i + 1 < len(argv) else a
+            for i, a in enumerate(argv)
+            if i == 0 or argv[i - 1] not in LOCATION_OPTIONS
+        ]
+    for line in lines:
+        try:
+            check_requirement(line)
+        except PackageSourceRefused as exc:
+            raise ConfigError(str(exc)) from None
+
+
 def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
     data = _read_yaml(model_dir / "cog.yaml")
     unknown = sorted(set(data) - SUPPORTED_KEYS)
@@ -225,9 +244,11 @@ def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
             raise ConfigError(f"environment entries must look like NAME=value, not {item!r}")
         environment[key] = value
 
+    requirements = _requirements(build, model_dir)
+    _check_package_sources(requirements, commands)
     return ModelConfig(
         predictor_ref=_predictor_ref(data, model_dir),
-        requirements=_requirements(build, model_dir),
+        requirements=requirements,
         python_version=str(python_version) if python_version is not None else None,
         gpu=gpu,
         concurrency_max=concurrency_max,

@@ -31,8 +31,11 @@ from pathlib import Path
 from django.conf import settings
 from packaging.requirements import Requirement
 
+from apps.runtime import egress, packageindex, sandbox
+
 Log = Callable[[str], None]
 NOT_SHARED = {"pip", "setuptools", "wheel"}
+PROXY_PORT = 3128  # the egress proxy, as pip sees it inside the sandbox
 
 
 class EnvironmentBuildError(RuntimeError):
@@ -121,6 +124,22 @@ def shared_packages_dir() -> Path:
     return target
 
 
+def shared_paths() -> list[Path]:
+    """What a sandbox must see of the shared packages: the folder of links and their targets."""
+    folder = shared_packages_dir()
+    return [folder, *_link_targets(folder)]
+
+
+@functools.lru_cache
+def _link_targets(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted(entry.resolve() for entry in folder.iterdir() if entry.is_symlink()))
+
+
+def sandbox_paths(environment: Environment) -> list[Path]:
+    """Everything a model process of this environment reads, for its sandbox (read-only)."""
+    return [environment.path, *shared_paths()]
+
+
 def environment_key(requirements: list[str], pip_commands=()) -> str:
     payload = {
         "python": list(sys.version_info[:3]),
@@ -186,10 +205,49 @@ def _pip(path: Path, arguments: list[str], log: Log) -> None:
         "off",
         *arguments,
     ]
-    env = dict(os.environ, PIP_NO_WARN_SCRIPT_LOCATION="1", PYTHONNOUSERSITE="1")
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    if not sandbox.enabled():
+        env = dict(os.environ, PIP_NO_WARN_SCRIPT_LOCATION="1", PYTHONNOUSERSITE="1")
+        _stream(
+            subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            ),
+            log,
+        )
+        return
+    # pip runs the setup.py of source distributions: model code. It runs sandboxed, writing
+    # only this environment and reaching only the package index, through the egress proxy.
+    sandbox.require()
+    index = packageindex.configuration()
+    with egress.EgressProxy(egress.package_index(index.hosts), name="pip") as proxy:
+        box = sandbox.Sandbox(
+            read_only=[*shared_paths(), *index.paths, sandbox.RELAY],
+            writable=[path],
+            sockets={"egress.sock": proxy.socket_path},
+            env={
+                **index.env,
+                "HTTP_PROXY": f"http://127.0.0.1:{PROXY_PORT}",
+                "HTTPS_PROXY": f"http://127.0.0.1:{PROXY_PORT}",
+                "PIP_NO_WARN_SCRIPT_LOCATION": "1",
+                "PIP_ROOT_USER_ACTION": "ignore",
+            },
+        )
+        relay = [str(path / "bin" / "python"), "-I", str(sandbox.RELAY)]
+        relay += ["--forward", f"{PROXY_PORT}={sandbox.INSIDE / 'egress.sock'}", "--"]
+        with box.owning(path):
+            _stream(
+                subprocess.Popen(
+                    box.command([*relay, *command]),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env={},
+                    preexec_fn=box.preexec(),  # noqa: PLW1509
+                ),
+                log,
+            )
+
+
+def _stream(process: subprocess.Popen, log: Log) -> None:
     tail: list[str] = []
     assert process.stdout is not None
     for line in process.stdout:

@@ -11,13 +11,24 @@ from __future__ import annotations
 import mimetypes
 import secrets
 import shutil
+import tempfile
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from socketserver import ThreadingUnixStreamServer
 from urllib.parse import quote, unquote
 
 CHUNK = 1 << 20
+
+
+class _UnixHTTPServer(ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def get_request(self):
+        request, _address = super().get_request()
+        return request, ("sandbox", 0)  # handlers expect a (host, port) client address
 
 
 class FileServer:
@@ -36,6 +47,14 @@ class FileServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        # The same routes on a unix socket, for model processes in sandboxes (whose loopback is
+        # their own): their relay carries 127.0.0.1:<port> to it.
+        # (Under /tmp: a unix socket's path must stay under 108 bytes.)
+        self.socket_path = Path(tempfile.mkdtemp(prefix="selfrep-files-")) / "files.sock"
+        self.socket_path.parent.chmod(0o711)
+        self._unix = _UnixHTTPServer(str(self.socket_path), self._handler())
+        self.socket_path.chmod(0o666)  # sandboxes run as user ids of their own
+        threading.Thread(target=self._unix.serve_forever, daemon=True).start()
 
     @property
     def upload_url(self) -> str:
@@ -70,8 +89,10 @@ class FileServer:
             shutil.rmtree(path.parent, ignore_errors=True)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, self._unix):
+            server.shutdown()
+            server.server_close()
+        shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
     def _handler(self):
         server = self

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apps.runtime import artifacts, environments, inputs
+from apps.runtime import artifacts, egress, environments, inputs, sandbox
 from apps.runtime.fileserver import FileServer
 from apps.runtime.process import CogProcess, EventHandler, Result, SetupFailed, SetupInfo
+
+EGRESS_PORT = 3128  # the egress proxy, as a model process sees it inside its sandbox
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class PoolSettings:
     max_output_bytes: int
     fetch_timeout: float
     own_file: Callable[[str], Path | None] = lambda url: None
+    model_egress: bool = False
 
 
 class ModelPool:
@@ -60,6 +63,12 @@ class ModelPool:
         self._start_locks: dict[str, threading.Lock] = {}
         config.work_dir.mkdir(parents=True, exist_ok=True)
         self.files = FileServer(config.work_dir / "files", max_upload_bytes=config.max_output_bytes)
+        # Model downloads (weights in setup()) only where the operator allows them.
+        self.egress = (
+            egress.EgressProxy(egress.guarded, name="model")
+            if config.model_egress and sandbox.enabled()
+            else None
+        )
 
     # --- versions on disk ----------------------------------------------------------------
 
@@ -71,6 +80,7 @@ class ModelPool:
         try:
             artifacts.unpack(spec.load_artifact(), staging, max_bytes=8 << 30)
             (staging / ".unpacked").write_text(spec.digest)
+            sandbox.make_readable(staging)  # read-only, by the sandbox's own user id
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 staging.rename(target)
@@ -122,6 +132,7 @@ class ModelPool:
             model_dir = self._model_dir(spec)
             self._evict(keep=spec.digest, room_for=1)
             process = CogProcess(
+                **self._isolation(environment, model_dir),
                 name=spec.digest,
                 model_dir=model_dir,
                 environment=environment,
@@ -138,6 +149,28 @@ class ModelPool:
                 self.processes[spec.digest] = process
             self._evict(keep=spec.digest)
             return process, setup
+
+    def _isolation(self, environment: environments.Environment, model_dir: Path) -> dict:
+        """The sandbox of a model process (none when the operator turned it off): its version
+        read-only at /src, the file server (and egress proxy, if allowed) through sockets."""
+        if not sandbox.enabled():
+            return {}
+        sandbox.require()
+        sockets = {"files.sock": self.files.socket_path}
+        forwards = {self.files.port: str(sandbox.INSIDE / "files.sock")}
+        env = {}
+        if self.egress is not None:
+            sockets["egress.sock"] = self.egress.socket_path
+            forwards[EGRESS_PORT] = str(sandbox.INSIDE / "egress.sock")
+            proxy = f"http://127.0.0.1:{EGRESS_PORT}"
+            env = {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "NO_PROXY": "127.0.0.1,localhost"}
+        box = sandbox.Sandbox(
+            read_only=[*environments.sandbox_paths(environment), sandbox.RELAY],
+            source=model_dir,
+            sockets=sockets,
+            env=env,
+        )
+        return {"sandbox": box, "forwards": forwards}
 
     def run(
         self,
@@ -264,3 +297,5 @@ class ModelPool:
         for process in processes:
             process.stop()
         self.files.close()
+        if self.egress is not None:
+            self.egress.close()

@@ -18,9 +18,11 @@ import copy
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from typing import Any
 import httpx
 
 from apps.runtime.environments import Environment
+from apps.runtime.sandbox import RELAY, Sandbox, die_with_parent
 
 EventHandler = Callable[[str, Any], None]  # ("log" | "output" | "metric", payload)
 
@@ -56,16 +59,6 @@ class Result:
     error: str | None = None
     logs: str = ""
     metrics: dict = field(default_factory=dict)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the worker that started us dies, even by kill -9."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def free_port() -> int:
@@ -109,6 +102,8 @@ class CogProcess:
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         concurrency: int = 1,
+        sandbox: Sandbox | None = None,
+        forwards: dict[int, str] | None = None,
     ) -> None:
         self.name = name
         self.model_dir = model_dir
@@ -119,14 +114,13 @@ class CogProcess:
         self.log_path = log_path
         self.extra_env = extra_env or {}
         self.concurrency = concurrency
+        self.sandbox = sandbox
+        self.forwards = forwards or {}  # port inside -> unix socket inside (sandboxed only)
         self.port = 0
+        # Sandboxed, Cog's server is reached through a unix socket the sandbox's relay serves.
+        self.socket_path: Path | None = None
         self.process: subprocess.Popen | None = None
-        # Loopback HTTP only: no CA bundle to load (13-60 ms per process, docs/benchmarks.md).
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(10.0, read=None),
-            trust_env=False,
-            verify=False,  # noqa: S501
-        )
+        self.client = self._client()
         self.busy = 0
         self.setup: SetupInfo | None = None
         self.members: list[int] = []  # the group's processes once READY (coglet's worker)
@@ -140,6 +134,16 @@ class CogProcess:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _client(self) -> httpx.Client:
+        # Loopback HTTP only: no CA bundle to load (13-60 ms per process, docs/benchmarks.md).
+        transport = httpx.HTTPTransport(uds=str(self.socket_path)) if self.socket_path else None
+        return httpx.Client(
+            timeout=httpx.Timeout(10.0, read=None),
+            trust_env=False,
+            verify=False,  # noqa: S501
+            transport=transport,
+        )
+
     def _write_schema(self) -> None:
         # SSE is what gives us live logs and outputs, and coglet only offers it when the schema
         # says the model streams; the copy for coglet always says so (the version's does not).
@@ -150,15 +154,13 @@ class CogProcess:
         target.parent.mkdir(exist_ok=True)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(schema))
+        temporary.chmod(0o644)  # read by the sandbox's own user id
+        target.parent.chmod(0o755)
         temporary.replace(target)
 
-    def start(self, *, setup_timeout: float) -> SetupInfo:
-        self._write_schema()
-        self.port = free_port()
-        env = {
-            **os.environ,
+    def _cog_env(self, setup_timeout: float) -> dict[str, str]:
+        return {
             **self.extra_env,
-            "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "PORT": str(self.port),
             "COG_PREDICT_TYPE_STUB": self.predictor_ref,
             "COG_MAX_CONCURRENCY": str(self.concurrency),
@@ -166,29 +168,74 @@ class CogProcess:
             "PYTHONNOUSERSITE": "1",
             "PYTHONUNBUFFERED": "1",
         }
-        for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
-            env.pop(key, None)  # the model gets none of the platform's secrets
+
+    def _cog_command(self) -> list[str]:
+        return [
+            str(self.environment.python),
+            "-m",
+            "cog.server.http",
+            "--host",
+            "127.0.0.1",
+            "--upload-url",
+            self.upload_url,
+        ]
+
+    def _spawn(self, setup_timeout: float, log_file) -> subprocess.Popen:
+        if self.sandbox is None:
+            self.port = free_port()
+            env = {
+                **os.environ,
+                **self._cog_env(setup_timeout),
+                "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            }
+            for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+                env.pop(key, None)  # the model gets none of the platform's secrets
+            return subprocess.Popen(
+                self._cog_command(),
+                cwd=self.model_dir,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads touched in the child)
+            )
+        # Inside, Cog listens on its own loopback; the relay carries the worker's connections
+        # to it from a unix socket made here and handed in as an open file descriptor.
+        self.port = 5000
+        # (Under /tmp: a unix socket's path must stay under 108 bytes.)
+        self.socket_path = Path(tempfile.mkdtemp(prefix="selfrep-cog-")) / "cog.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.socket_path))
+        listener.listen(128)
+        self.client.close()
+        self.client = self._client()
+        self.sandbox.env.update(self._cog_env(setup_timeout))
+        relay = [str(self.environment.python), "-I", str(RELAY)]
+        relay += ["--listen", f"{listener.fileno()}={self.port}"]
+        for port, path in self.forwards.items():
+            relay += ["--forward", f"{port}={path}"]
+        try:
+            return subprocess.Popen(
+                self.sandbox.command([*relay, "--", *self._cog_command()]),
+                env={},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(listener.fileno(),),
+                preexec_fn=self.sandbox.preexec(),  # noqa: PLW1509
+            )
+        finally:
+            listener.close()
+
+    def start(self, *, setup_timeout: float) -> SetupInfo:
+        self._write_schema()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(self.log_path, "ab")  # noqa: SIM115 (handed to the child)
         self.log_offset = log_file.tell()
-        self.process = subprocess.Popen(
-            [
-                str(self.environment.python),
-                "-m",
-                "cog.server.http",
-                "--host",
-                "127.0.0.1",
-                "--upload-url",
-                self.upload_url,
-            ],
-            cwd=self.model_dir,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads touched in the child)
-        )
-        log_file.close()
+        try:
+            self.process = self._spawn(setup_timeout, log_file)
+        finally:
+            log_file.close()
         started = time.monotonic()
         deadline = started + setup_timeout
         while True:
@@ -265,6 +312,8 @@ class CogProcess:
             os.killpg(self.process.pid, signal.SIGKILL)  # whatever is left of the group
         self.process.wait()
         self.client.close()
+        if self.socket_path is not None:
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
     def kill(self) -> None:
         if self.process is not None:
@@ -314,21 +363,27 @@ class CogProcess:
     def diagnose_setup(self, timeout: float = 120) -> str:
         """Run setup() once more outside Cog's runtime to capture the full traceback."""
         script = Path(__file__).with_name("diagnose_setup.py")
-        env = {
-            **os.environ,
-            **self.extra_env,
-            "PYTHONNOUSERSITE": "1",
-            "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '')}",
-        }
+        command = [str(self.environment.python), str(script), self.predictor_ref]
         try:
-            result = subprocess.run(
-                [str(self.environment.python), str(script), self.predictor_ref],
-                cwd=self.model_dir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
+            if self.sandbox is not None:
+                self.sandbox.read_only.append(script)
+                self.sandbox.env.update(self.extra_env)
+                result = self.sandbox.run(command, capture_output=True, text=True, timeout=timeout)
+            else:
+                env = {
+                    **os.environ,
+                    **self.extra_env,
+                    "PYTHONNOUSERSITE": "1",
+                    "PATH": f"{self.environment.bin}:{os.environ.get('PATH', '')}",
+                }
+                result = subprocess.run(
+                    command,
+                    cwd=self.model_dir,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                )
         except subprocess.TimeoutExpired:
             return ""
         output = (result.stdout + result.stderr).splitlines()
@@ -401,7 +456,9 @@ class CogProcess:
         }
         deadline = time.monotonic() + 5
         while True:
-            stream = _Stream.open(self.port, f"/predictions/{prediction_id}", body, headers)
+            stream = _Stream.open(
+                self.socket_path or self.port, f"/predictions/{prediction_id}", body, headers
+            )
             if stream.status != 409 or time.monotonic() > deadline:
                 return stream
             stream.close()  # the slot is still being released: try again shortly
@@ -516,8 +573,12 @@ class _Stream:
         self.status = 0
 
     @classmethod
-    def open(cls, port: int, path: str, body: bytes, headers: dict[str, str]) -> _Stream:
-        stream = cls(http.client.HTTPConnection("127.0.0.1", port, timeout=10))
+    def open(cls, address: int | Path, path: str, body: bytes, headers: dict[str, str]) -> _Stream:
+        if isinstance(address, Path):
+            connection = _UnixConnection(address)
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", address, timeout=10)
+        stream = cls(connection)
         try:
             stream.connection.request("PUT", path, body=body, headers=headers)
             # Connected and sent: from now on a prediction may take as long as its time limit
@@ -541,6 +602,19 @@ class _Stream:
         if self.response is not None:
             self.response.close()
         self.connection.close()
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP to Cog's server through the unix socket of its sandbox's relay."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("127.0.0.1", timeout=10)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
 
 
 def _sse_events(lines):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
+from apps.runtime import artifacts, environments, sandbox
 from apps.runtime.environments import Environment
 
 SCRIPT = Path(__file__).with_name("cog_schema.py")
@@ -21,22 +24,34 @@ class SchemaError(ValueError):
 def generate(
     environment: Environment, model_dir: Path, predictor_ref: str, timeout: float = 300
 ) -> dict:
-    """Import the predictor in its environment and return Cog's OpenAPI document for it."""
-    env = dict(
-        os.environ,
-        PATH=f"{environment.bin}:{os.environ.get('PATH', '')}",
-        PYTHONNOUSERSITE="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
+    """Import the predictor in its environment and return Cog's OpenAPI document for it.
+    Importing runs the model's code: it happens in the sandbox, as the model process does."""
+    command = [str(environment.python), str(SCRIPT), predictor_ref]
     try:
-        result = subprocess.run(
-            [str(environment.python), str(SCRIPT), predictor_ref],
-            cwd=model_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        if sandbox.enabled():
+            sandbox.require()
+            with tempfile.TemporaryDirectory(prefix="selfrep-schema-") as copy:
+                source = Path(copy) / "src"
+                for relative in artifacts.model_files(model_dir):
+                    (source / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(model_dir / relative, source / relative)
+                sandbox.make_readable(source)
+                box = sandbox.Sandbox(
+                    read_only=[*environments.sandbox_paths(environment), SCRIPT], source=source
+                )
+                result = box.run(command, capture_output=True, text=True, timeout=timeout)
+        else:
+            env = dict(
+                os.environ,
+                PATH=f"{environment.bin}:{os.environ.get('PATH', '')}",
+                PYTHONNOUSERSITE="1",
+                PYTHONDONTWRITEBYTECODE="1",
+            )
+            for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+                env.pop(key, None)
+            result = subprocess.run(
+                command, cwd=model_dir, env=env, capture_output=True, text=True, timeout=timeout
+            )
     except subprocess.TimeoutExpired:
         raise SchemaError(f"importing the predictor took longer than {timeout:.0f}s") from None
     try:

@@ -134,6 +134,16 @@ def run(pool, spec, inputs, *, limit=30.0, prediction_id=None):
     return outcome, events
 
 
+def own_pids(pids: list[int]) -> list[int]:
+    """Process ids as the processes see themselves (inside the sandbox's PID namespace)."""
+    inner = []
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                inner.append(int(line.split()[-1]))
+    return inner
+
+
 def logs_of(events) -> str:
     return "".join(data for kind, data in events if kind == "log")
 
@@ -204,7 +214,7 @@ def test_a_model_process_that_died_while_idle_is_replaced_before_the_next_predic
     # Its own setup output, not its predecessor's (the two share the version's log file).
     fresh = pool.processes[specs["echo"].digest]
     assert again.setup.logs.count("loading weights in") == 1
-    assert any(f"loading weights in {pid}" in again.setup.logs for pid in fresh.members)
+    assert any(f"loading weights in {pid}" in again.setup.logs for pid in own_pids(fresh.members))
 
 
 def test_invalid_input_is_refused_with_the_field_named(pool, specs):
