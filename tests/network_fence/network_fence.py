@@ -34,10 +34,25 @@ class NetworkFenceLookupError(NetworkFenceError, socket.gaierror):
     """A test tried to look up a name that only a DNS server could answer."""
 
 
-def is_local_address(host: str) -> bool:
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a literal host stands for, in any spelling the C library reads without a
+    DNS query (also the old ones: 127.1, 0x7f000001, 2130706433); None for a name."""
+    host = host.split("%", 1)[0]
     try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefABCDEFxX." for c in host):
+        try:
+            return ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            pass
+    return None
+
+
+def is_local_address(host: str) -> bool:
+    address = _address(host)
+    if address is None:
         return False
     if getattr(address, "ipv4_mapped", None):
         address = address.ipv4_mapped
@@ -46,11 +61,7 @@ def is_local_address(host: str) -> bool:
 
 
 def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
+    return _address(host) is not None
 
 
 def _hosts_file_names() -> set[str]:
@@ -122,7 +133,11 @@ def _connect_ex(self, address):
 def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     if not flags & socket.AI_NUMERICHOST:
         _check_name(host)
-    return _real["getaddrinfo"](host, port, family, type, proto, flags)
+    infos = _real["getaddrinfo"](host, port, family, type, proto, flags)
+    if host is not None and _host_of(host).lower().rstrip(".") in _allowed_hosts:
+        # An allowed name (the package index) may answer other addresses each time.
+        _allowed_hosts.update(info[4][0] for info in infos)
+    return infos
 
 
 def _gethostbyname(host):
