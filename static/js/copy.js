@@ -1,4 +1,5 @@
-// Copy buttons: `<button data-copy="ID" hidden>` copies the text (or value) of element ID.
+// Copy buttons: `<button data-copy="ID" hidden>` copies the text (or value) of element ID;
+// `<input data-select-on-focus>` selects its value when focused.
 // The buttons stay hidden without JavaScript, so nothing on the page does nothing.
 (function () {
   "use strict";
@@ -56,6 +57,11 @@
       function () { flash(button, "Copied"); },
       function () { flash(button, "Press Ctrl+C"); }
     );
+  });
+
+  // A secret shown once is selected as it gets focus, ready to copy by hand.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches("input[data-select-on-focus]")) event.target.select();
   });
 
   document.addEventListener("DOMContentLoaded", function () { reveal(document); });
