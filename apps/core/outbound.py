@@ -12,7 +12,9 @@ to the check and an internal one to the connection (DNS rebinding) gets nowhere.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+from socket import inet_aton
 from urllib.parse import urlsplit
 
 import httpcore
@@ -56,19 +58,63 @@ def _public(address: ipaddress._BaseAddress) -> bool:
     return embedded is None or _public(embedded)
 
 
-def check_url(url: str, *, schemes: tuple[str, ...] = ("https", "http")) -> None:
-    """Raise OutboundRefused unless every address the URL's host resolves to may be reached."""
-    parts = urlsplit(url)
+def check_url(
+    url: str, *, schemes: tuple[str, ...] = ("https", "http"), resolve: bool = True
+) -> None:
+    """Raise OutboundRefused unless every address the URL's host resolves to may be reached.
+    With resolve=False, a host name is not looked up (only literal addresses are judged)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        raise OutboundRefused(f"it is not a valid URL ({error})") from None
     if parts.scheme not in schemes:
         raise OutboundRefused(f"only {'/'.join(schemes)} URLs are allowed, not {parts.scheme!r}")
     host = parts.hostname
     if not host:
         raise OutboundRefused("the URL has no host")
-    allowed_addresses(host, parts.port or (443 if parts.scheme == "https" else 80))
+    if resolve or _literal(host) is not None:
+        allowed_addresses(host, port or (443 if parts.scheme == "https" else 80))
+    else:
+        _check_host_name(host)
+
+
+HOST_NAME_FORBIDDEN = re.compile(r"[\x00-\x20\x7f:+%\[\]\\@/?#]")
+
+
+def _literal(host: str) -> ipaddress._BaseAddress | None:
+    """The address a numeric host spells, in any spelling the C library accepts (decimal,
+    octal, hex, short forms, IPv6 with a zone), without asking DNS; None for names."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
+def _check_host_name(host: str) -> None:
+    labels = host.rstrip(".").split(".")
+    if (
+        HOST_NAME_FORBIDDEN.search(host)
+        or len(host) > 253
+        or any(not label or len(label.encode()) > 63 for label in labels)
+    ):
+        raise OutboundRefused(f"{host[:80]!r} is not a valid host name")
 
 
 def allowed_addresses(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, if every one of them may be reached."""
+    literal = _literal(host)
+    if literal is not None:
+        if not (_public(literal) or _allowed(literal)):
+            raise OutboundRefused(
+                f"{host} is {literal}, an address inside the network, which is not allowed"
+            )
+        return [str(literal)]
+    _check_host_name(host)
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):

@@ -102,7 +102,7 @@ def _download(url: str, target_dir: Path, max_bytes: int, timeout: float) -> Pat
                 raise InputFileError(f"cannot be fetched: {exc}") from None
             except httpx.TimeoutException:
                 raise InputFileError(f"could not be fetched within {timeout:g}s") from None
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise InputFileError(f"could not be fetched ({exc.__class__.__name__})") from None
     raise InputFileError(f"redirected more than {MAX_REDIRECTS} times")
 
@@ -121,6 +121,10 @@ def fetch(
     target_dir.mkdir(parents=True, exist_ok=True)
     if value.startswith("data:"):
         return _from_data_uri(value, Path(tempfile.mkdtemp(dir=target_dir)), max_bytes)
+    try:
+        urlsplit(value).port  # noqa: B018 (raises for unclosed [ and impossible ports)
+    except ValueError as exc:
+        raise InputFileError(f"cannot be fetched: it is not a valid URL ({exc})") from None
     local = own_file(value)
     if local is not None:
         if local.stat().st_size > max_bytes:
