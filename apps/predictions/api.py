@@ -17,6 +17,7 @@ from apps.accounts.models import Account
 from apps.catalog.access import account_can_see, get_model_for_account
 from apps.catalog.models import Version
 from apps.core.jsonbody import parse_json
+from apps.core.outbound import OutboundRefused, check_url
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
 from apps.predictions.serializers import prediction_json
@@ -101,6 +102,12 @@ def _webhook_options(body: dict) -> tuple[str, list[str]]:
         not isinstance(webhook, str) or not webhook.startswith(("https://", "http://"))
     ):
         raise invalid([("format", "webhook", "webhook must be an http(s) URL")])
+    if webhook:
+        try:
+            # Literal addresses are judged now; names are resolved only when delivering.
+            check_url(webhook, resolve=False)
+        except OutboundRefused as exc:
+            raise invalid([("format", "webhook", f"webhook cannot be delivered: {exc}")]) from None
     if events is not None and (
         not isinstance(events, list) or not all(e in WEBHOOK_EVENTS for e in events)
     ):

@@ -52,6 +52,9 @@ class Prediction(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=list, blank=True)
+    webhook_attempts = models.JSONField(
+        default=list, blank=True, help_text="The last webhook deliveries: when, event, answer."
+    )
     data_removed = models.BooleanField(default=False)
     deadline = models.DateTimeField(null=True, blank=True)
     deployment = models.CharField(max_length=200, blank=True)

@@ -24,7 +24,8 @@ from functools import cache, partial
 import dramatiq
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import timezone
 from ninja import Router, Schema
 from redis.commands.core import Script
 
@@ -180,9 +181,10 @@ def _claim_progress(prediction_id: str) -> bool:
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
+        self.status = status  # the receiver's answer, when there was one
 
 
 def webhook_post(url: str, *, secret: str, webhook_id: str, body: bytes) -> int:
@@ -211,9 +213,11 @@ def webhook_post(url: str, *, secret: str, webhook_id: str, body: bytes) -> int:
     if 200 <= status < 300:
         return status
     if status >= 400:
-        raise DeliveryFailed(f"the receiver answered {status}", retryable=True)
+        raise DeliveryFailed(f"the receiver answered {status}", retryable=True, status=status)
     raise DeliveryFailed(
-        f"the receiver answered {status}; redirects are not followed", retryable=False
+        f"the receiver answered {status}; redirects are not followed",
+        retryable=False,
+        status=status,
     )
 
 
@@ -243,9 +247,37 @@ def webhook_deliver(*, prediction_id: str, event: str, webhook_id: str, attempt:
     body = json.dumps(prediction_json(prediction)).encode()
     secret = prediction.owner.webhook_signing_secret()
     try:
-        webhook_post(prediction.webhook, secret=secret, webhook_id=webhook_id, body=body)
+        status = webhook_post(prediction.webhook, secret=secret, webhook_id=webhook_id, body=body)
     except DeliveryFailed as failure:
+        _record_attempt(prediction.id, event, attempt, failure.status, str(failure))
         _after_failure(prediction, event, webhook_id, attempt, failure)
+    else:
+        _record_attempt(prediction.id, event, attempt, status, None)
+
+
+MAX_RECORDED_ATTEMPTS = 20
+
+
+def _record_attempt(
+    prediction_id: str, event: str, attempt: int, status: int | None, error: str | None
+) -> None:
+    """Keep the last deliveries on the prediction, for its page: a webhook that never
+    arrives is then visible, with the reason, instead of silently lost."""
+    entry = {
+        "at": timezone.now().isoformat(),
+        "event": event,
+        "attempt": attempt,
+        "status": status,
+        "error": error,
+    }
+    try:
+        with transaction.atomic():
+            rows = Prediction.objects.select_for_update().filter(pk=prediction_id)
+            recorded = rows.values_list("webhook_attempts", flat=True).first()
+            if recorded is not None:
+                rows.update(webhook_attempts=[*recorded, entry][-MAX_RECORDED_ATTEMPTS:])
+    except DatabaseError:  # the record is for people; the delivery itself happened
+        logger.exception("Could not record a webhook attempt of prediction %s", prediction_id)
 
 
 def _after_failure(
