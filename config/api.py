@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.accounts.api import router as account_router
 from apps.accounts.auth import INVALID, TokenAuth
 from apps.catalog.api import router as catalog_router
+from apps.core.busy import busy_problem, is_database_busy
 from apps.core.jsonbody import BodyParser
 from apps.core.problems import ApiError, problem_response
 from apps.files.api import router as files_router
@@ -103,5 +104,7 @@ def on_unstorable_data(request, exc):
 
 @api.exception_handler(Exception)
 def on_unexpected_error(request, exc):
+    if is_database_busy(exc):
+        return busy_problem(request)
     logger.exception("Unhandled error in %s %s", request.method, request.path)
     return problem_response(500, "Internal server error", "Something went wrong on our side.")

@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.busy.DatabaseBusyMiddleware",  # a locked database is a 503, not a 500
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,7 +132,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
+        # Seconds a write waits for SQLite's one writer; past it, the request answers 503.
+        "timeout": envint("DB_BUSY_TIMEOUT", 30),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
