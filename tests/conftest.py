@@ -18,6 +18,7 @@ from django.db import connections
 from apps.accounts import services
 from apps.accounts.models import Membership, Organization, User
 from apps.core import embedded_redis
+from apps.runtime import packageindex
 from tests.network_fence import network_fence as fence
 
 # The suite runs the production settings (DEBUG off, as `manage.py up` does by default). Its
@@ -59,6 +60,9 @@ def network_fence_installed(tmp_path_factory):
     log.touch()
     servers = [settings.DATABASES["default"].get("HOST"), urlsplit(settings.REDIS_URL).hostname]
     allow = [host for host in servers if host and not host.startswith("/")]
+    # Model environments are built from the package index, through the sandbox's egress
+    # proxy (apps/runtime/egress.py), which runs in the process that builds them.
+    allow += sorted(packageindex.configuration().hosts)
     saved = {name: os.environ.get(name) for name in ("PYTHONPATH", fence.LOG_ENV, fence.ALLOW_ENV)}
     folder = str(Path(fence.__file__).parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, saved["PYTHONPATH"]]))

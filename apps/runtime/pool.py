@@ -54,6 +54,19 @@ class PoolSettings:
     model_egress: bool = False
 
 
+def _out_of_memory(process: CogProcess, result: Result) -> bool:
+    """A prediction that hit the sandbox's memory limit: say so, and have the process (which
+    may be left in any state) replaced."""
+    if process.sandbox is None or "MemoryError" not in (result.error or ""):
+        return False
+    limit = process.sandbox.limits.memory_bytes >> 20
+    result.error = (
+        f"The model ran out of memory: a model process may use at most {limit} MB here "
+        f"(SANDBOX_MEMORY_MB). Its process is restarted for the next prediction. ({result.error})"
+    )
+    return True
+
+
 class ModelPool:
     def __init__(self, config: PoolSettings) -> None:
         self.config = config
@@ -219,7 +232,9 @@ class ModelPool:
             self.files.forget_inputs(served)
             for folder in scratch:
                 shutil.rmtree(folder, ignore_errors=True)
-        if result.status == "failed" and not process.is_usable():
+        if result.status == "failed" and (
+            _out_of_memory(process, result) or not process.is_usable()
+        ):
             with self._lock:
                 if self.processes.get(spec.digest) is process:
                     self.processes.pop(spec.digest)
