@@ -32,6 +32,7 @@ from apps.catalog.services import PushError, model_create, version_push_archive
 from apps.core.pagination import paginate
 from apps.core.problems import ApiError, not_found
 from apps.predictions.serializers import prediction_json
+from apps.runtime import sandbox
 
 __all__ = ["router", "version_json"]
 
@@ -236,11 +237,13 @@ def _model_to_push_to(account: Account, owner: str, name: str) -> Model:
     "may own it. Pushing identical content returns the existing version with 200.",
 )
 def version_push(request, owner: str, name: str, archive: File[UploadedFile]):
+    user = request.auth.user if request.auth.user_id else None
+    if not sandbox.may_push(user):
+        raise ApiError(403, "Pushing is limited", sandbox.PUSH_LIMITED)
     model = _model_to_push_to(request.auth, owner, name)
     if archive.size > settings.MAX_VERSION_ARCHIVE_BYTES:  # cut off as it streamed (uploads.py)
         limit = settings.MAX_VERSION_ARCHIVE_BYTES // 2**20
         raise ApiError(413, "Content too large", f"The archive must be smaller than {limit} MB.")
-    user = request.auth.user if request.auth.user_id else None
     try:
         version, created = version_push_archive(model=model, archive=archive, created_by=user)
     except PushError as error:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account, User
 from apps.catalog.models import Model, Version, validate_model_name
-from apps.runtime import artifacts, cogyaml, environments, schema
+from apps.runtime import artifacts, cogyaml, environments, sandbox, schema
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def version_push(
         environment = environments.ensure(
             config.requirements, log=emit, pip_commands=config.pip_commands
         )
+    except sandbox.SandboxUnavailable as exc:
+        raise PushError(f"Models cannot be pushed here yet: {exc}") from None
     except environments.EnvironmentBuildError as exc:
         raise PushError(
             "Installing the model's Python requirements failed", "\n".join(lines[-40:]) or str(exc)
@@ -81,6 +83,8 @@ def version_push(
     emit(f"Importing {config.predictor_ref} to read its inputs and outputs")
     try:
         document = schema.generate(environment, source_dir, config.predictor_ref)
+    except sandbox.SandboxUnavailable as exc:
+        raise PushError(f"Models cannot be pushed here yet: {exc}") from None
     except schema.SchemaError as exc:
         raise PushError(f"The predictor could not be loaded: {exc}", exc.traceback) from None
     archive = artifacts.pack(source_dir)

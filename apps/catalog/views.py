@@ -26,6 +26,7 @@ from apps.catalog.snippets import api_snippets
 from apps.predictions.display import output_view
 from apps.predictions.forms import PlaygroundForm, playground_initial
 from apps.predictions.models import Prediction
+from apps.runtime import sandbox
 
 LANGUAGES = {"python": "Python", "node": "Node.js", "http": "HTTP"}
 VERSIONS_SHOWN = 100
@@ -288,6 +289,9 @@ def model_push(request, owner: str, name: str):
     if not push_form.is_valid():
         return _tab_response(request, "catalog/settings.html", context, status=422)
     user = request.user if request.user.is_authenticated else None
+    if not sandbox.may_push(user):
+        push_form.add_error("archive", sandbox.PUSH_LIMITED)
+        return _tab_response(request, "catalog/settings.html", context, status=403)
     try:
         version, created = version_push_archive(
             model=model, archive=push_form.cleaned_data["archive"], created_by=user

@@ -206,6 +206,8 @@ class ModelPool:
             )
         except environments.EnvironmentBuildError as exc:
             return RunOutcome(Result("failed", error=str(exc)))
+        except sandbox.SandboxUnavailable as exc:
+            return RunOutcome(Result("failed", error=f"Models cannot run here yet: {exc}"))
         except artifacts.ArtifactError as exc:
             return RunOutcome(Result("failed", error=f"The version's files are unusable: {exc}"))
         if setup is not None:

@@ -321,6 +321,12 @@ def require() -> None:
         raise SandboxUnavailable(reason)
 
 
+PUSH_LIMITED = (
+    "Model code runs without a sandbox on this installation (SANDBOX=off), so only trusted "
+    "accounts may push models. Ask an operator to add yours to TRUSTED_PUSHERS."
+)
+
+
 def may_push(user) -> bool:
     """Who may push model code: anyone while the sandbox is on; with SANDBOX=off only staff
     and the accounts named in TRUSTED_PUSHERS."""

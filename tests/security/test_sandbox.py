@@ -290,3 +290,39 @@ def test_it_refuses_requirements_that_point_pip_elsewhere(cast, tmp_path):
         with pytest.raises(PushError) as refused:
             version_push(model=model, source_dir=directory)
         assert "package" in str(refused.value) or "pip" in str(refused.value), line
+
+
+def test_it_lets_only_trusted_accounts_push_when_the_operator_turned_the_sandbox_off(
+    client, cast, settings
+):
+    from tests.catalog.test_versions_api import GOOD, targz, upload
+
+    settings.SANDBOX = "off"
+    settings.TRUSTED_PUSHERS = ["bob"]
+    refused = upload(client, cast.charlie, "/v1/models/charlie/adder/versions", targz(GOOD))
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "SANDBOX=off" in refused.json()["detail"]
+    assert not Model.objects.filter(name="adder", owner=cast.charlie.user.account).exists()
+
+    client.force_login(cast.charlie.user)
+    Model.objects.create(owner=cast.charlie.user.account, name="page-push")
+    page = client.post(
+        "/charlie/page-push/settings/push",
+        {"archive": _archive(targz(GOOD))},
+    )
+    assert page.status_code == 403
+    assert b"TRUSTED_PUSHERS" in page.content
+
+    trusted = upload(client, cast.bob, "/v1/models/bob/adder/versions", targz(GOOD))
+    assert trusted.status_code == 201, trusted.content
+
+    settings.SANDBOX = "bwrap"  # with the sandbox on, anyone may push
+    allowed = upload(client, cast.charlie, "/v1/models/charlie/adder/versions", targz(GOOD))
+    assert allowed.status_code == 201, allowed.content
+
+
+def _archive(data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("model.tar.gz", data, content_type="application/gzip")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +18,13 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.accounts import services
 from apps.accounts.models import Organization, User
 from apps.core import embedded_redis
+from apps.runtime import sandbox
 from config.env import envbool
 
 OPERATOR = os.environ.get("ADMIN_USERNAME", "operator")
@@ -56,6 +58,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
+            self._check_sandbox()
             self._start_redis()
             self.stdout.write("Applying database migrations…")
             call_command("migrate", interactive=False, verbosity=0)
@@ -99,6 +102,32 @@ class Command(BaseCommand):
             sys.exit(self.exit_code)
 
     # --- setup ---------------------------------------------------------------------------
+
+    def _check_sandbox(self) -> None:
+        """Model code runs in bubblewrap's sandbox; without it nothing pushed may run, unless
+        the operator chose SANDBOX=off (and then only trusted accounts push)."""
+        if not sandbox.enabled():
+            self.stderr.write(
+                "SANDBOX=off: model code runs unsandboxed, as this platform's own user. Only "
+                "staff and the accounts in TRUSTED_PUSHERS may push models (docs/security.md)."
+            )
+            return
+        problem = sandbox.problem()
+        if problem and not shutil.which("bwrap") and os.geteuid() == 0 and shutil.which("apt-get"):
+            self.stdout.write("Installing bubblewrap, the sandbox model code runs in…")
+            quiet = {"stdout": subprocess.DEVNULL, "check": False}
+            subprocess.run(["apt-get", "update", "-qq"], **quiet)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "bubblewrap"],
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                **quiet,
+            )
+            sandbox.problem.cache_clear()
+            sandbox.bwrap_path.cache_clear()
+            problem = sandbox.problem()
+        if problem:
+            raise CommandError(problem)
+        self.stdout.write("Model code runs sandboxed (bubblewrap; docs/security.md).")
 
     def _start_redis(self) -> None:
         if not settings.EMBEDDED_REDIS:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.core.queue import redis_ready
+from apps.runtime import sandbox
 
 
 class Command(BaseCommand):
@@ -23,6 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, processes, threads, **options):
         redis_ready()
+        if problem := sandbox.problem():
+            self.stderr.write(f"warning: {problem} Predictions fail until this is fixed.")
         if threads == 1:
             # Dramatiq's prefetch counts per queue and process: with one thread, take the next
             # message only when the current one is done, so a prediction never waits behind
