@@ -223,6 +223,19 @@ MAX_INPUT_FILE_BYTES = envint("MAX_INPUT_FILE_BYTES", 100 * 1024 * 1024)
 MAX_OUTPUT_FILE_BYTES = envint("MAX_OUTPUT_FILE_BYTES", 1024 * 1024 * 1024)
 INPUT_FETCH_TIMEOUT = envint("INPUT_FETCH_TIMEOUT", 60)
 MAX_VERSION_ARCHIVE_BYTES = envint("MAX_VERSION_ARCHIVE_BYTES", 512 * 1024 * 1024)
+# The sandbox model code runs in (apps/runtime/sandbox.py; docs/security.md). "off" runs it
+# unsandboxed, and then only staff and TRUSTED_PUSHERS may push models.
+SANDBOX = envstr("SANDBOX", "bwrap")
+if SANDBOX not in ("bwrap", "off"):
+    raise ImproperlyConfigured(f"SANDBOX must be 'bwrap' or 'off', not {SANDBOX!r}")
+TRUSTED_PUSHERS = envlist("TRUSTED_PUSHERS", [])
+SANDBOX_MEMORY_MB = envint("SANDBOX_MEMORY_MB", 8192)  # per process of a model
+SANDBOX_MAX_PROCESSES = envint("SANDBOX_MAX_PROCESSES", 512)  # processes and threads
+SANDBOX_MAX_OPEN_FILES = envint("SANDBOX_MAX_OPEN_FILES", 4096)
+SANDBOX_SCRATCH_MB = envint("SANDBOX_SCRATCH_MB", 2048)  # its /tmp, and the largest file
+SANDBOX_UID_BASE = envint("SANDBOX_UID_BASE", 200000)
+SANDBOX_MODEL_EGRESS = envbool("SANDBOX_MODEL_EGRESS", False)
+PACKAGE_INDEX_HOSTS = envlist("PACKAGE_INDEX_HOSTS", [])
 # Networks that outbound requests (file inputs, webhooks) may reach although they are private.
 OUTBOUND_ALLOWLIST = envlist("OUTBOUND_ALLOWLIST", ["127.0.0.0/8", "::1/128"] if DEBUG else [])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
