@@ -20,6 +20,7 @@ import sys
 ALLOW_ENV = "NETWORK_FENCE_ALLOW"
 LOG_ENV = "NETWORK_FENCE_LOG"
 LOCAL_NAMES = {"localhost", "localhost.", "ip6-localhost", "ip6-loopback"}
+NEVER_EXIST = {"example", "invalid", "test"}  # top-level domains
 
 refused: list[str] = []  # what this process was refused, in order
 _allowed_hosts: set[str] = set()
@@ -98,6 +99,10 @@ def _check_name(host) -> None:
     if host is None:
         return
     name = _host_of(host).lower().rstrip(".")
+    if name.rsplit(".", 1)[-1] in NEVER_EXIST:
+        # Reserved for examples (RFC 2606): a DNS server would only say "no such name", so
+        # say it here, without asking one.
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     if (
         _is_literal(name)
         or name in LOCAL_NAMES

@@ -60,6 +60,13 @@ def test_it_refuses_dns_lookups_of_names_outside(network_fence):
     assert len(network_fence.take()) == 2
 
 
+def test_it_answers_names_reserved_for_examples_itself(network_fence):
+    with pytest.raises(socket.gaierror) as answer:
+        socket.getaddrinfo("models.example", 443)
+    assert not isinstance(answer.value, NetworkFenceError)  # what a DNS server would say
+    assert network_fence.take() == []
+
+
 def test_it_lets_loopback_and_unix_sockets_connect(listener, tmp_path):
     for host in ("127.0.0.1", "localhost"):
         with socket.create_connection((host, listener.getsockname()[1]), timeout=5):
