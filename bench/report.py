@@ -12,6 +12,7 @@ TITLES = {
     "throughput": "Throughput (20 concurrent clients)",
     "streaming": "Streaming (model yield -> watchers)",
     "lifecycle": "Model lifecycle (cold boot vs warm)",
+    "sandbox": "The sandbox's cost (bubblewrap vs unsandboxed, same model)",
     "queue": "Queue pick-up latency",
     "web": "Web pages (1,000 models, 100,000 predictions)",
 }
