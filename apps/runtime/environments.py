@@ -231,7 +231,7 @@ def _pip(path: Path, arguments: list[str], log: Log) -> None:
                 "PIP_ROOT_USER_ACTION": "ignore",
             },
         )
-        relay = [str(path / "bin" / "python"), "-I", str(sandbox.RELAY)]
+        relay = [str(path / "bin" / "python"), "-I", "-S", str(sandbox.RELAY)]
         relay += ["--forward", f"{PROXY_PORT}={sandbox.INSIDE / 'egress.sock'}", "--"]
         with box.owning(path):
             _stream(

@@ -210,7 +210,7 @@ class CogProcess:
         self.client.close()
         self.client = self._client()
         self.sandbox.env.update(self._cog_env(setup_timeout))
-        relay = [str(self.environment.python), "-I", str(RELAY)]
+        relay = [str(self.environment.python), "-I", "-S", str(RELAY)]
         relay += ["--listen", f"{listener.fileno()}={self.port}"]
         for port, path in self.forwards.items():
             relay += ["--forward", f"{port}={path}"]
