@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from apps.runtime import artifacts, egress, environments, inputs, sandbox
+from apps.runtime.cogclient import EventHandler, Result
 from apps.runtime.fileserver import FileServer
-from apps.runtime.process import CogProcess, EventHandler, Result, SetupFailed, SetupInfo
+from apps.runtime.process import CogProcess, SetupFailed, SetupInfo
 
 EGRESS_PORT = 3128  # the egress proxy, as a model process sees it inside its sandbox
 

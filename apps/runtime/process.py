@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import http.client
 import json
 import os
 import shutil
@@ -25,19 +24,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from apps.runtime import cogclient, procgroup
+from apps.runtime.cogclient import TERMINAL, EventHandler, Result
 from apps.runtime.environments import Environment
 from apps.runtime.sandbox import RELAY, Sandbox, die_with_parent
-
-EventHandler = Callable[[str, Any], None]  # ("log" | "output" | "metric", payload)
-
-TERMINAL = {"succeeded", "failed", "canceled"}
 
 
 class SetupFailed(RuntimeError):
@@ -52,41 +47,10 @@ class SetupInfo:
     logs: str
 
 
-@dataclass
-class Result:
-    status: str
-    output: Any = None
-    error: str | None = None
-    logs: str = ""
-    metrics: dict = field(default_factory=dict)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _signal_name(returncode: int | None) -> str:
-    if returncode is None or returncode >= 0:
-        return f"exit code {returncode}"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    hint = " (killed: out of memory, or stopped by an operator)" if -returncode == 9 else ""
-    return f"{name}{hint}"
-
-
-def _group_pids(group: int) -> list[int]:
-    """The processes of a process group (Cog's server and its Python worker), from /proc."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.getpgid(int(entry.name)) == group:
-                    pids.append(int(entry.name))
-    return pids
 
 
 class CogProcess:
@@ -257,7 +221,7 @@ class CogProcess:
                 tail = self.log_tail()
                 raise SetupFailed(
                     "the model process exited during setup "
-                    f"({_signal_name(self.process.returncode)})",
+                    f"({procgroup.exit_description(self.process.returncode)})",
                     tail,
                 )
             if time.monotonic() > deadline:
@@ -280,18 +244,10 @@ class CogProcess:
         Python worker (DEFUNCT server) looks like, read from /proc in microseconds."""
         if not self.is_alive():
             return False
-        for pid in self.members:
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as handle:
-                    state = handle.read().rpartition(b")")[2].split()[0]
-            except (OSError, IndexError):
-                return False
-            if state in (b"Z", b"X"):
-                return False
-        return True
+        return all(procgroup.running(pid) for pid in self.members)
 
     def _group_members(self) -> list[int]:
-        return [pid for pid in _group_pids(self.process.pid) if pid != self.process.pid]
+        return [pid for pid in procgroup.members(self.process.pid) if pid != self.process.pid]
 
     def is_usable(self) -> bool:
         if not self.is_alive():
@@ -400,15 +356,7 @@ class CogProcess:
         """Resident memory of the whole process group (coglet and its Python worker)."""
         if not self.is_alive():
             return 0
-        total = 0
-        for pid in _group_pids(self.process.pid):
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            except (OSError, ValueError):
-                continue
-        return total
+        return sum(procgroup.resident_bytes(pid) for pid in procgroup.members(self.process.pid))
 
     # --- predictions ---------------------------------------------------------------------
 
@@ -444,55 +392,15 @@ class CogProcess:
                 self.busy -= 1
             self.last_used = time.monotonic()
 
-    def _open_stream(self, prediction_id: str, inputs: dict) -> _Stream:
-        body = json.dumps({"id": prediction_id, "input": inputs}).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-            # A fresh connection per prediction: a request after another one on a kept-alive
-            # connection (a health check, a cancel) stalled Cog's reply by ~40 ms
-            # (docs/benchmarks.md); a new loopback connection costs ~0.1 ms.
-            "Connection": "close",
-        }
-        deadline = time.monotonic() + 5
-        while True:
-            stream = _Stream.open(
-                self.socket_path or self.port, f"/predictions/{prediction_id}", body, headers
-            )
-            if stream.status != 409 or time.monotonic() > deadline:
-                return stream
-            stream.close()  # the slot is still being released: try again shortly
-            time.sleep(0.005)
-
     def _predict(self, prediction_id, inputs, on_event, watchdog) -> Result:
+        address = self.socket_path or self.port
         try:
-            response = self._open_stream(prediction_id, inputs)
-        except STREAM_ERRORS as exc:
+            response = cogclient.open_prediction(address, prediction_id, inputs)
+        except cogclient.STREAM_ERRORS as exc:
             return self._crashed(f"could not reach the model process: {exc}")
-        try:
-            if response.status == 422:
-                return Result("failed", error=_validation_message(response.text()))
-            if response.status != 200:
-                return Result(
-                    "failed",
-                    error=f"the model process answered {response.status}: {response.text()[:500]}",
-                )
-            completed = None
-            try:
-                for event, data in _sse_events(response.lines()):
-                    if event == "log":
-                        on_event("log", data.get("data", ""))
-                    elif event == "output":
-                        on_event("output", data.get("chunk"))
-                    elif event == "metric":
-                        on_event("metric", data)
-                    elif event == "completed":
-                        completed = data
-                        break
-            except STREAM_ERRORS:
-                completed = None
-        finally:
-            response.close()
+        refused, completed = cogclient.read_prediction(response, on_event)
+        if refused is not None:
+            return refused
         if completed is None:
             if watchdog.killed:
                 return Result("failed", error=watchdog.reason)
@@ -517,7 +425,7 @@ class CogProcess:
     def _crashed(self, what: str) -> Result:
         time.sleep(0.2)  # let the exit status or DEFUNCT state settle
         if not self.is_alive():
-            detail = f"{what}: it exited with {_signal_name(self.process.returncode)}"
+            detail = f"{what}: it exited with {procgroup.exit_description(self.process.returncode)}"
         else:
             health = self.health() or {}
             detail = f"{what} (its state is {health.get('status', 'unreachable')})"
@@ -557,91 +465,3 @@ class _Watchdog:
 
     def stop(self) -> None:
         self._done.set()
-
-
-STREAM_ERRORS = (OSError, http.client.HTTPException, UnicodeDecodeError)
-
-
-class _Stream:
-    """One prediction's request to coglet and its server-sent events, on a connection of its
-    own. The standard library's client, not httpx: this is the one request of every
-    prediction, and httpx spends ~1 ms of CPU on it, ten times as much."""
-
-    def __init__(self, connection: http.client.HTTPConnection) -> None:
-        self.connection = connection
-        self.response: http.client.HTTPResponse | None = None
-        self.status = 0
-
-    @classmethod
-    def open(cls, address: int | Path, path: str, body: bytes, headers: dict[str, str]) -> _Stream:
-        if isinstance(address, Path):
-            connection = _UnixConnection(address)
-        else:
-            connection = http.client.HTTPConnection("127.0.0.1", address, timeout=10)
-        stream = cls(connection)
-        try:
-            stream.connection.request("PUT", path, body=body, headers=headers)
-            # Connected and sent: from now on a prediction may take as long as its time limit
-            # (the watchdog ends it), so reads wait without a timeout.
-            stream.connection.sock.settimeout(None)
-            stream.response = stream.connection.getresponse()
-        except BaseException:
-            stream.close()
-            raise
-        stream.status = stream.response.status
-        return stream
-
-    def text(self) -> str:
-        return self.response.read().decode(errors="replace")
-
-    def lines(self):
-        while line := self.response.readline():
-            yield line.decode(errors="replace").rstrip("\r\n")
-
-    def close(self) -> None:
-        if self.response is not None:
-            self.response.close()
-        self.connection.close()
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP to Cog's server through the unix socket of its sandbox's relay."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__("127.0.0.1", timeout=10)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(str(self.path))
-
-
-def _sse_events(lines):
-    event, data = None, []
-    for line in lines:
-        if line == "":
-            if event is not None:
-                raw = "\n".join(data)
-                try:
-                    payload = json.loads(raw) if raw else {}
-                except json.JSONDecodeError:
-                    payload = {"data": raw}
-                yield event, payload
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
-
-
-def _validation_message(text: str) -> str:
-    try:
-        detail = json.loads(text).get("detail", [])
-        messages = [
-            f"{'.'.join(str(p) for p in item.get('loc', [])[2:])}: {item.get('msg')}"
-            for item in detail
-        ]
-        return "Input validation failed: " + "; ".join(messages)
-    except (ValueError, AttributeError):
-        return f"Input validation failed: {text[:500]}"
