@@ -255,6 +255,13 @@ LOGIN_FAILURE_LIMIT_PER_ADDRESS = envint("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 50)
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 900)  # seconds
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", 10)
 WEBHOOK_RETRIES = envint("WEBHOOK_RETRIES", 6)
+# What one prediction may cost in storage (issue 10): its logs keep their last
+# MAX_PREDICTION_LOG_BYTES (database, API, pages); a JSON output past MAX_OUTPUT_JSON_BYTES
+# (streamed items counted together) fails it; its event log in Redis keeps at most
+# EVENT_LOG_MAX_BYTES of log events, dropping the oldest.
+MAX_PREDICTION_LOG_BYTES = envint("MAX_PREDICTION_LOG_BYTES", 4 * 1024 * 1024)
+MAX_OUTPUT_JSON_BYTES = envint("MAX_OUTPUT_JSON_BYTES", 16 * 1024 * 1024)
+EVENT_LOG_MAX_BYTES = envint("EVENT_LOG_MAX_BYTES", 4 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

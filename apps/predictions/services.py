@@ -22,7 +22,7 @@ from apps.accounts.models import Account, User
 from apps.catalog.models import Model, Version
 from apps.core.db import release_connection
 from apps.core.redis import client as redis_client
-from apps.predictions import events
+from apps.predictions import events, limits
 from apps.predictions.models import Prediction
 from apps.predictions.runtime import get_pool, public_base, version_spec
 from apps.predictions.webhooks import prediction_webhook
@@ -136,82 +136,6 @@ def _db_write(write: Callable[[], Any], *, patience: float = 0.0) -> Any:
             time.sleep(0.5)
 
 
-class _EventLog:
-    """The worker's side of a prediction's event log (apps/predictions/events.py).
-
-    It remembers every event it appended, with its id. When Redis loses the log while the
-    prediction runs (a restart without persistence), the next append puts it back with the
-    same ids, so watchers that reconnect with Last-Event-ID get exactly what they missed; an
-    event that cannot be appended while Redis is away waits for the next append.
-    """
-
-    def __init__(self, prediction_id: str) -> None:
-        self.key = events.stream_key(prediction_id)
-        self.written: list[tuple[bytes, dict]] = []
-        self.waiting: list[dict] = []
-
-    def append(self, kind: str, data: Any) -> None:
-        self.waiting.append({"k": kind, "d": json.dumps(data)})
-        try:
-            self._write()
-        except redis.RedisError as exc:  # written with the next event, or at the end
-            logger.warning("could not append to %s (%s); will retry", self.key, exc)
-
-    def finish(
-        self, status: str, reason: str | None, error: str | None, *, forget: tuple[str, ...] = ()
-    ) -> None:
-        """Append the last events (as events.finish does), keep the log a while and delete
-        the `forget` keys, in one round trip; waits out a Redis outage of up to
-        OUTAGE_PATIENCE seconds."""
-        self.waiting.append({"k": "status", "d": json.dumps(status)})
-        if error is not None:
-            self.waiting.append({"k": "error", "d": json.dumps({"detail": error})})
-        self.waiting.append({"k": "done", "d": json.dumps({"reason": reason} if reason else {})})
-        deadline = time.monotonic() + OUTAGE_PATIENCE
-        while True:
-            try:
-                self._write(closing=forget)
-                return
-            except redis.RedisError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.5)
-
-    def _write(self, closing: tuple[str, ...] | None = None) -> None:
-        """Append the waiting events in one pipeline; with `closing`, also set the log's
-        expiry and delete those keys once every event is in."""
-        client = events.client()
-        while self.waiting or closing is not None:
-            pipe = client.pipeline(transaction=False)
-            batch = list(self.waiting)
-            for index, fields in enumerate(batch):
-                # NOMKSTREAM: once begun, a log that vanished is restored, never begun again.
-                pipe.xadd(self.key, fields, nomkstream=bool(self.written) or index > 0)
-            if closing is not None:
-                pipe.expire(self.key, settings.EVENT_LOG_TTL)
-                if closing:
-                    pipe.delete(*closing)
-            replies = pipe.execute()
-            for fields, entry_id in zip(batch, replies, strict=False):
-                if entry_id is None:
-                    break
-                self.written.append((entry_id, fields))
-                self.waiting.pop(0)
-            if self.waiting:
-                self._restore()  # the log vanished: put it back, then append the rest
-                continue
-            return
-
-    def _restore(self) -> None:
-        logger.warning(
-            "%s was lost (Redis restarted?); restoring its %d events", self.key, len(self.written)
-        )
-        pipe = events.client().pipeline(transaction=True)
-        for entry_id, fields in self.written:
-            pipe.xadd(self.key, fields, id=entry_id)
-        pipe.execute()
-
-
 class _Progress:
     """Takes the runtime's events: appends them to the event log at once, saves them to the
     database at a bounded rate, and triggers webhooks.
@@ -222,9 +146,11 @@ class _Progress:
     def __init__(self, prediction: Prediction, publish: _Publisher) -> None:
         self.prediction = prediction
         self.publish = publish
-        self.log = _EventLog(prediction.id)
-        self.logs: list[str] = []
+        self.log = events.Writer(prediction.id)
+        self.logs = limits.LogTail()  # the most recent part: a model may print gigabytes
         self.outputs: list[Any] = []
+        self.output_size = 2  # of the outputs' JSON list so far: `[]`, items, `, ` between
+        self.overflow: int | None = None  # the size that went past MAX_OUTPUT_JSON_BYTES
         # The first save comes SAVE_INTERVAL after the start: a prediction over by then has its
         # output and logs written once, by prediction_finish.
         self.last_save = time.monotonic()
@@ -244,7 +170,7 @@ class _Progress:
                         lambda: Prediction.objects.filter(pk=prediction.pk).update(
                             status=prediction.status,
                             started_at=prediction.started_at,
-                            logs="".join(self.logs),
+                            logs=self.logs.text(),
                         ),
                         patience=OUTAGE_PATIENCE,
                     )
@@ -254,9 +180,10 @@ class _Progress:
                 prediction_webhook(prediction, "start")
                 return
             if kind == "log":
-                self.logs.append(payload)
-                self.log.append("logs", payload)
+                self.log.append("logs", self.logs.add(str(payload)))
             elif kind == "output":
+                if not self._within_limit(payload):
+                    return
                 value = self.publish(get_pool().local_files(payload, []))
                 self.outputs.append(value)
                 self.log.append("output", value)
@@ -271,10 +198,26 @@ class _Progress:
                 self.timer.daemon = True
                 self.timer.start()
 
+    def _within_limit(self, item: Any) -> bool:
+        """Count a streamed item against MAX_OUTPUT_JSON_BYTES. Past it the item and all
+        that follow are dropped, and the model's prediction is canceled (_run fails it)."""
+        if self.overflow is not None:
+            return False
+        limit = settings.MAX_OUTPUT_JSON_BYTES
+        size = self.output_size + (2 if self.outputs else 0)
+        size += limits.json_size(item, limit)
+        if size <= limit:
+            self.output_size = size
+            return True
+        self.overflow = size
+        # Not on this thread: it reads the model's events, which the cancel may wait for.
+        threading.Thread(target=get_pool().cancel, args=(self.prediction.id,), daemon=True).start()
+        return False
+
     def _save(self) -> None:
         prediction = self.prediction
         self.last_save = time.monotonic()
-        prediction.logs = "".join(self.logs)
+        prediction.logs = self.logs.text()
         prediction.output = self.outputs or None
         try:
             _db_write(
@@ -368,11 +311,25 @@ def _run(prediction: Prediction) -> Prediction:
     )
     progress.close()
     result = outcome.result
-    output = publish(result.output)
+    status, error = result.status, result.error
+    if progress.overflow is not None:  # past the limit: keep the items that came within it
+        output = progress.outputs or None
+        streamed = prediction.version.output_schema.get("x-cog-array-type") == "iterator"
+        status = Prediction.Status.FAILED
+        error = limits.output_too_large(progress.overflow, streamed=streamed)
+    elif (size := limits.over_output_limit(result.output)) is not None:  # nothing is stored
+        output = None
+        status, error = Prediction.Status.FAILED, limits.output_too_large(size)
+    else:
+        output = publish(result.output)
     pool.files.discard_outputs(list(publish.urls) + outcome.files)
 
-    status, error = result.status, result.error
-    if prediction.deadline and timezone.now() >= prediction.deadline and status != "succeeded":
+    if (
+        prediction.deadline
+        and timezone.now() >= prediction.deadline
+        and status != "succeeded"
+        and progress.overflow is None
+    ):
         status, error = Prediction.Status.CANCELED, None  # Cancel-After reached while running
     metrics = {k: v for k, v in result.metrics.items() if k != "predict_time"}
     if outcome.setup is not None:
@@ -382,7 +339,7 @@ def _run(prediction: Prediction) -> Prediction:
         status=status,
         output=output,
         error=error,
-        logs="".join(progress.logs) or result.logs,
+        logs=progress.logs.text() if progress.logs else limits.cap_logs(result.logs),
         metrics=metrics,
         log=progress.log,
     )
@@ -394,12 +351,12 @@ def _record_setup(version: Version, outcome) -> None:
     if outcome.setup_failed:
         Version.objects.filter(pk=version.pk).update(
             setup_status=Version.Setup.FAILED,
-            setup_logs=outcome.result.logs or outcome.result.error or "",
+            setup_logs=limits.cap_logs(outcome.result.logs or outcome.result.error or ""),
         )
     elif outcome.setup is not None:
         Version.objects.filter(pk=version.pk).update(
             setup_status=Version.Setup.OK,
-            setup_logs=outcome.setup.logs,
+            setup_logs=limits.cap_logs(outcome.setup.logs),
             setup_seconds=outcome.setup.seconds,
         )
 
@@ -412,7 +369,7 @@ def prediction_finish(
     error: str | None = None,
     logs: str | None = None,
     metrics: dict | None = None,
-    log: _EventLog | None = None,
+    log: events.Writer | None = None,
 ) -> Prediction:
     """Record the terminal state once, close the event log, send the completed webhook.
 
@@ -454,7 +411,7 @@ def prediction_finish(
     forget = (_secrets_key(prediction.id), _cancel_key(prediction.id))
     try:
         if log is not None:
-            log.finish(status, reason, failure, forget=forget)
+            log.finish(status, reason, failure, forget=forget, patience=OUTAGE_PATIENCE)
         else:
             events.append(prediction.id, "status", status)
             events.finish(prediction.id, reason=reason, error=failure)
@@ -499,7 +456,9 @@ def prediction_wait(prediction: Prediction, seconds: float) -> Prediction:
         release_connection()  # nothing to read from the database while the log is followed
         block = min(remaining, WAIT_CHECK)
         try:
-            batch = events.read(prediction.id, after, block_ms=max(1, int(block * 1000)))
+            batch = events.read(
+                prediction.id, after, block_ms=max(1, int(block * 1000)), notices=False
+            )
         except redis.RedisError:
             logger.warning("cannot follow the event log of %s", prediction.pk, exc_info=True)
             time.sleep(min(block, 0.1))
