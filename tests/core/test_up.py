@@ -17,6 +17,7 @@ import httpx
 from django.conf import settings
 
 from apps.core import embedded_redis
+from apps.core.net import free_port
 
 
 def children(pid: int) -> list[int]:
@@ -37,12 +38,6 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Platform:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from django.db import connections
 
 from apps.catalog.models import Model, Version
 from apps.catalog.services import version_push
+from apps.core.net import free_port
 
 PREDICTORS = {
     "hello": """
@@ -60,12 +60,6 @@ PREDICTORS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def database_url() -> str:
     database = connections["default"].settings_dict
     if database["ENGINE"].endswith("sqlite3"):
@@ -84,28 +78,6 @@ def process_env(**extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         **extra,
     }
-
-
-def sse_events(lines):
-    """(event, id, data) for each server-sent event in `lines`, as the clients parse them:
-    comments skipped, multi-line data joined, the last id carried over."""
-    event, event_id, data = None, None, []
-    for line in lines:
-        if line.startswith(":"):
-            continue
-        if line == "":
-            if event:
-                yield event, event_id, "\n".join(data)
-            event, data = None, []
-            continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            event = value
-        elif field == "id":
-            event_id = value
-        elif field == "data":
-            data.append(value)
 
 
 def daphne_argv(port: int) -> list[str]:

@@ -20,10 +20,11 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from apps.core.net import free_port
 from apps.core.queue import broker
 from apps.predictions.models import Prediction
 from tests.catalog.factories import add_version, cog_schema, make_model
-from tests.e2e.platform import daphne_argv, free_port, wait_until_serving
+from tests.e2e.platform import daphne_argv, wait_until_serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

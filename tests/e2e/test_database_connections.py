@@ -13,7 +13,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.e2e.platform import daphne_argv, free_port, process_env, wait_until_serving
+from apps.core.net import free_port
+from tests.e2e.platform import daphne_argv, process_env, wait_until_serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.e2e.platform import sse_events
+from apps.core.sse import parse_events
 
 
 def create(platform, person, version, **input):
@@ -41,7 +41,7 @@ def read_events(url, headers=None, limit=None, arrivals=None):
     ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        for event in sse_events(response.iter_lines()):
+        for event in parse_events(response.iter_lines()):
             events.append(event)
             if arrivals is not None:
                 arrivals.append(time.monotonic())

@@ -14,8 +14,9 @@ import time
 
 import httpx
 
+from apps.core.sse import parse_events
 from apps.predictions.models import Prediction
-from tests.e2e.platform import PREDICTORS, sse_events
+from tests.e2e.platform import PREDICTORS
 from tests.faults.conftest import create, describe, get, push, wait_terminal
 
 HELLO = """
@@ -62,7 +63,7 @@ class StreamWatcher:
                     if response.status_code != 200:
                         self.problems.append(f"{response.status_code}: {response.read()[:300]}")
                     else:
-                        for event in sse_events(response.iter_lines()):
+                        for event in parse_events(response.iter_lines()):
                             self.events.append(event)
                             self.last_id = event[1]
                             if self.done or (goal and len(self._outputs()) >= goal):

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import replicate
 from replicate.webhook import WebhookSigningSecret
 
+from apps.core.net import free_port
 from apps.predictions.models import Prediction
-from tests.e2e.platform import free_port
 from tests.faults.conftest import create, push, wait_for, wait_terminal
 
 HELLO = """

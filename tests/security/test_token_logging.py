@@ -19,7 +19,8 @@ from django.test import Client
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.services import token_create
-from tests.e2e.platform import free_port, process_env
+from apps.core.net import free_port
+from tests.e2e.platform import process_env
 from tests.security.conftest import World, client_as
 
 

