@@ -246,11 +246,10 @@ HOP_INPUT = {"text": "bench"}
 
 def hop_events(lines) -> None:
     """Read server-sent events to the end of the `completed` one, as CogProcess._predict."""
-    completed = False
-    for line in lines:
-        if line.startswith("event:"):
-            completed = line[6:].strip() == "completed"
-        elif completed and line == "":
+    from apps.core.sse import parse_events
+
+    for event, _id, _data in parse_events(lines):
+        if event == "completed":
             return
     raise RuntimeError("Cog's stream ended before its completed event")
 
