@@ -3,8 +3,14 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm as DjangoAdminUserCreationForm
 
-from apps.accounts.models import Account, ApiToken, Membership, Organization, User
-from apps.accounts.names import validate_new_name
+from apps.accounts.models import (
+    Account,
+    ApiToken,
+    Membership,
+    Organization,
+    User,
+    validate_new_name,
+)
 
 
 class AdminUserCreationForm(DjangoAdminUserCreationForm):

@@ -9,8 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
 from django.core.exceptions import ValidationError
 
-from apps.accounts.models import Membership, Organization, User
-from apps.accounts.names import validate_new_name
+from apps.accounts.models import Membership, Organization, User, validate_new_name
 from apps.core.redis import client as redis_client
 
 

@@ -6,6 +6,7 @@ import string
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -242,3 +243,13 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+def validate_name_available(name: str) -> None:
+    if Account.objects.filter(name__iexact=name).exists():
+        raise ValidationError(f"The name “{name}” is already taken.", code="taken")
+
+
+def validate_new_name(name: str) -> None:
+    validate_name_format(name)
+    validate_name_available(name)

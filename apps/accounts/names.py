@@ -79,15 +79,3 @@ def validate_name_format(name: str) -> None:
         )
     if name.lower() in RESERVED_NAMES:
         raise ValidationError(f"“{name}” is reserved. Please choose another name.", code="reserved")
-
-
-def validate_name_available(name: str) -> None:
-    from apps.accounts.models import Account
-
-    if Account.objects.filter(name__iexact=name).exists():
-        raise ValidationError(f"The name “{name}” is already taken.", code="taken")
-
-
-def validate_new_name(name: str) -> None:
-    validate_name_format(name)
-    validate_name_available(name)

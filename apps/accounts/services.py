@@ -8,8 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import Account, ApiToken, Membership, Organization, User
-from apps.accounts.names import validate_new_name
+from apps.accounts.models import (
+    Account,
+    ApiToken,
+    Membership,
+    Organization,
+    User,
+    validate_new_name,
+)
 
 
 def user_create(*, username: str, password: str | None, email: str = "", **extra) -> User:

@@ -3,12 +3,10 @@ from django.urls import path
 
 from apps.accounts import views
 from apps.accounts.forms import ThrottledLoginForm
-from apps.explore.views import explore
 
 org = "organizations/<str:org_name>/"
 
 urlpatterns = [
-    path("", explore, name="home"),
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
