@@ -5,8 +5,8 @@ from django.conf import settings
 
 from apps.billing.models import Hardware
 from apps.catalog.models import Model
+from apps.files.uploads import COVER_MAX_BYTES
 
-COVER_MAX_BYTES = 5 * 1024 * 1024
 COVER_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
 

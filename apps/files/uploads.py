@@ -60,9 +60,10 @@ class PartSizeCap(FileUploadHandler):
         return None  # the next handler makes the file
 
 
-def _cover_limit() -> int:
-    from apps.catalog.forms import COVER_MAX_BYTES
+COVER_MAX_BYTES = 5 * 1024 * 1024  # a model's cover image
 
+
+def _cover_limit() -> int:
     return COVER_MAX_BYTES
 
 

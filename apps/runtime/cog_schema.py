@@ -7,7 +7,10 @@ Usage (run with the python of the model's environment, cwd = the model directory
     python cog_schema.py train.py:train --train
 
 This file is a standalone script: it imports only the standard library and ``cog`` (never
-Django, never the platform), because it runs inside a model's own environment.
+Django, never the platform), because it runs inside a model's own environment. That is also
+why it is the one module of apps/ allowed over 500 lines (tests/test_code_quality.py): it is
+copied into the sandbox as one file, and modules of ours that import each other would need
+the platform's package on the model's path.
 
 Types, defaults and constraints come from Cog's own runtime inspector
 (``cog._inspector.create_predictor`` and the ``cog._adt`` types it returns). The document is

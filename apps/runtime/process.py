@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from apps.core.net import free_port
 from apps.runtime import cogclient, procgroup
 from apps.runtime.cogclient import TERMINAL, EventHandler, Result
 from apps.runtime.environments import Environment
@@ -45,12 +46,6 @@ class SetupFailed(RuntimeError):
 class SetupInfo:
     seconds: float
     logs: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class CogProcess:
