@@ -15,6 +15,8 @@ from apps.predictions.services import prediction_run
 from tests.predictions.test_run import create, push
 
 KB = 1024
+# Saves from the worker's timer thread need the database unlocked by the test's transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CHATTY = """
 from cog import BasePredictor
