@@ -215,8 +215,7 @@ class CogProcess:
             if self.process.poll() is not None:
                 tail = self.log_tail()
                 raise SetupFailed(
-                    "the model process exited during setup "
-                    f"({procgroup.exit_description(self.process.returncode)})",
+                    f"the model process exited during setup ({self._how_it_ended()})",
                     tail,
                 )
             if time.monotonic() > deadline:
@@ -224,6 +223,11 @@ class CogProcess:
                 self.stop()
                 raise SetupFailed(f"setup() did not finish within {setup_timeout:.0f}s", tail)
             time.sleep(0.01)
+
+    def _how_it_ended(self) -> str:
+        return procgroup.exit_description(
+            self.process.returncode, sandboxed=self.sandbox is not None
+        )
 
     def health(self) -> dict | None:
         try:
@@ -420,7 +424,7 @@ class CogProcess:
     def _crashed(self, what: str) -> Result:
         time.sleep(0.2)  # let the exit status or DEFUNCT state settle
         if not self.is_alive():
-            detail = f"{what}: it exited with {procgroup.exit_description(self.process.returncode)}"
+            detail = f"{what}: it exited with {self._how_it_ended()}"
         else:
             health = self.health() or {}
             detail = f"{what} (its state is {health.get('status', 'unreachable')})"

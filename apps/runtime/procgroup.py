@@ -40,7 +40,11 @@ def resident_bytes(pid: int) -> int:
     return 0
 
 
-def exit_description(returncode: int | None) -> str:
+def exit_description(returncode: int | None, *, sandboxed: bool = False) -> str:
+    """How a process ended. bubblewrap reports its command's death by signal N as the exit
+    code 128 + N, as shells do."""
+    if sandboxed and returncode is not None and 128 < returncode < 160:
+        returncode = 128 - returncode
     if returncode is None or returncode >= 0:
         return f"exit code {returncode}"
     try:

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,10 +22,15 @@ VICTIM = """
     import os, time
     from cog import BasePredictor, Input
 
+    def started(pid):
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+
     class Predictor(BasePredictor):
         def predict(self, text: str = "world", sleep: float = Input(default=0, ge=0, le=120),
                     hang: bool = False) -> str:
-            print(f"pid {os.getpid()} ppid {os.getppid()}")
+            print(f"pid {os.getpid()} ppid {os.getppid()} "
+                  f"started {started(os.getpid())} {started(os.getppid())}")
             if hang:  # a busy loop that swallows every attempt to stop it
                 while True:
                     try:
@@ -38,15 +44,41 @@ VICTIM = """
 """
 
 
+PIDS = re.compile(r"pid (\d+) ppid (\d+) started (\d+) (\d+)")
+
+
+def host_pid(own_pid: int, started: int) -> int:
+    """The process id the host knows a model's process by: the model runs in a sandbox with a
+    PID namespace of its own, where it is (say) 4. Its start time tells it from others."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            stat = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        namespaced = next(
+            (line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), []
+        )
+        if namespaced and int(namespaced[-1]) == own_pid and int(stat[19]) == started:
+            return int(entry.name)
+    raise AssertionError(f"no process {own_pid} started at {started}")
+
+
+def pids_in(logs: str) -> tuple[int, int]:
+    """(Python worker, Cog server) host process ids, from what the predictor printed."""
+    child, parent, child_started, parent_started = (int(n) for n in PIDS.search(logs).groups())
+    return host_pid(child, child_started), host_pid(parent, parent_started)
+
+
 def model_pids(platform, prediction_id: str) -> tuple[int, int]:
-    """(Python worker, Cog server) process ids, from what the predictor printed."""
     prediction = wait_for(
         lambda: Prediction.objects.filter(pk=prediction_id, logs__contains=" ppid ").first(),
         60,
         lambda: f"prediction {prediction_id} never started:\n{platform.logs()}",
     )
-    child, parent = re.search(r"pid (\d+) ppid (\d+)", prediction.logs).groups()
-    return int(child), int(parent)
+    return pids_in(prediction.logs)
 
 
 @pytest.mark.parametrize("target", ["cog server", "python worker"])
@@ -77,7 +109,7 @@ def test_a_model_process_killed_mid_prediction_fails_it_and_the_next_gets_a_fres
     assert done.status == Prediction.Status.SUCCEEDED, f"{done.error}\n{platform.logs()}"
     assert done.output == "hello survivor"
     assert "Starting the model (running setup())" in done.logs  # a fresh model process
-    new_child, new_server = (int(n) for n in re.search(r"pid (\d+) ppid (\d+)", done.logs).groups())
+    new_child, new_server = pids_in(done.logs)
     assert {new_child, new_server}.isdisjoint({child, server})
     assert not process_alive(server)
     # The old model process is gone entirely: a killed Cog server does not leave its Python
