@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +21,7 @@ from socketserver import ThreadingUnixStreamServer
 from urllib.parse import quote, unquote
 
 CHUNK = 1 << 20
+UNCLAIMED_SECONDS = 3600  # an upload no prediction output claimed by then is dropped
 
 
 class _UnixHTTPServer(ThreadingUnixStreamServer):
@@ -32,12 +34,18 @@ class _UnixHTTPServer(ThreadingUnixStreamServer):
 
 
 class FileServer:
-    def __init__(self, root: Path, *, max_upload_bytes: int) -> None:
+    def __init__(
+        self, root: Path, *, max_upload_bytes: int, max_held_bytes: int | None = None
+    ) -> None:
         self.root = root
         self.max_upload_bytes = max_upload_bytes
+        # Uploads wait here until their prediction's output claims them (seconds); a model
+        # that uploads without returning them must not fill the worker's disk.
+        self.max_held_bytes = max_held_bytes or 4 * max_upload_bytes
         self.token = secrets.token_urlsafe(16)
         self._inputs: dict[str, Path] = {}
         self._outputs: dict[str, Path] = {}
+        self._held: dict[str, tuple[int, float]] = {}  # key -> (bytes, when uploaded)
         self._lock = threading.Lock()
         (root / "outputs").mkdir(parents=True, exist_ok=True)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -85,8 +93,28 @@ class FileServer:
             for key, path in list(self._outputs.items()):
                 if path in paths:
                     del self._outputs[key]
+                    self._held.pop(key, None)
         for path in paths:
             shutil.rmtree(path.parent, ignore_errors=True)
+
+    def _hold(self, key: str, size: int) -> bool:
+        """Room for an upload of `size` bytes, after dropping uploads no output claimed
+        within UNCLAIMED_SECONDS; False when the worker already holds too much."""
+        expired = []
+        with self._lock:
+            now = time.monotonic()
+            for old, (_size, when) in list(self._held.items()):
+                if now - when > UNCLAIMED_SECONDS:
+                    del self._held[old]
+                    expired.append(self._outputs.pop(old, None))
+            if sum(held for held, _when in self._held.values()) + size > self.max_held_bytes:
+                allowed = False
+            else:
+                self._held[key] = (size, now)
+                allowed = True
+        for path in filter(None, expired):
+            shutil.rmtree(path.parent, ignore_errors=True)
+        return allowed
 
     def close(self) -> None:
         for server in (self._server, self._unix):
@@ -126,6 +154,11 @@ class FileServer:
                     return self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
                 filename = Path(unquote(parts[3])).name or "output"
                 key = secrets.token_urlsafe(16)
+                if not server._hold(key, length):
+                    return self.send_error(
+                        HTTPStatus.INSUFFICIENT_STORAGE,
+                        "this worker holds too many files no output has claimed",
+                    )
                 target = server.root / "outputs" / key / filename
                 target.parent.mkdir(parents=True)
                 remaining = length
