@@ -37,7 +37,7 @@ class ModelProcesses(dramatiq.Middleware):
 
     def after_worker_shutdown(self, broker, worker):
         from apps.predictions import heartbeat
-        from apps.predictions.runtime import shutdown_pool
+        from apps.predictions.pool import shutdown_pool
 
         heartbeat.stop()
         shutdown_pool()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from apps.predictions.runtime import own_file
+from apps.files.services import own_file
 from apps.runtime.inputs import InputFileError, fetch
 
 MAX_COVER_BYTES = 5 * 1024 * 1024

@@ -30,7 +30,6 @@ from apps.files.services import (
     file_for_download,
 )
 from apps.files.uploads import PartSizeCap
-from apps.predictions.runtime import public_base
 
 router = Router(tags=["files"])
 
@@ -100,7 +99,7 @@ def file_json(file: File, request=None) -> dict:
         "metadata": file.metadata,
         "created_at": file.created_at,
         "expires_at": file.expires_at,
-        "urls": {"get": absolute_url(request, path) if request else public_base() + path},
+        "urls": {"get": absolute_url(request, path)},
     }
 
 

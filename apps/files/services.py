@@ -19,12 +19,14 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.accounts.models import Account
+from apps.core.links import public_base
 from apps.files.models import File
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -155,3 +157,24 @@ def local_path_for_url(url: str) -> Path | None:
     except (FileUnavailable, NotImplementedError):  # NotImplementedError: not on local disk
         return None
     return path if path.is_file() else None
+
+
+def own_file(url: str) -> Path | None:
+    """The stored file behind one of our URLs: a Files API URL, or a media URL (on our public
+    host, or relative). Version archives and Files API uploads are never reached by their
+    media path."""
+    if (local := local_path_for_url(url)) is not None:
+        return local
+    parts = urlsplit(url)
+    if parts.scheme and not url.startswith(public_base() + "/"):
+        return None
+    prefix = "/" + settings.MEDIA_URL.strip("/") + "/"
+    if not parts.path.startswith(prefix):
+        return None
+    name = unquote(parts.path.removeprefix(prefix))
+    segments = name.split("/")  # `./versions/…` names the same stored file as `versions/…`
+    if segments[0] in ("files", "versions") or any(s in ("", ".", "..") for s in segments):
+        return None
+    if not default_storage.exists(name):
+        return None
+    return Path(default_storage.path(name))

@@ -60,14 +60,9 @@ def append(prediction_id: str, kind: str, data: Any) -> str:
 
 
 def finish(prediction_id: str, reason: str | None = None, error: str | None = None) -> None:
-    """Close the log: an `error` event if the prediction failed, then `done`; keep it a while."""
-    pipe = client().pipeline()
-    key = stream_key(prediction_id)
-    if error is not None:
-        pipe.xadd(key, {"k": "error", "d": json.dumps({"detail": error})})
-    pipe.xadd(key, {"k": "done", "d": json.dumps({"reason": reason} if reason else {})})
-    pipe.expire(key, settings.EVENT_LOG_TTL)
-    pipe.execute()
+    """Close the log: an `error` event if the prediction failed, then `done`; keep it a while
+    (Writer.finish, for a writer that wrote nothing before)."""
+    Writer(prediction_id).finish(None, reason, error, patience=0.0)
 
 
 Event = tuple[str, str, Any]  # (id, kind, data)
@@ -324,17 +319,18 @@ class Writer:
 
     def finish(
         self,
-        status: str,
+        status: str | None,
         reason: str | None,
         error: str | None,
         *,
         forget: tuple[str, ...] = (),
         patience: float = 30.0,
     ) -> None:
-        """Append the last events (as `finish` does), keep the log a while and delete the
-        `forget` keys, in one round trip; waits out a Redis outage of up to `patience`
-        seconds."""
-        self.waiting.append({"k": "status", "d": json.dumps(status)})
+        """Close the log: the final `status` (if given), an `error` event if the prediction
+        failed, then `done`; keep the log a while and delete the `forget` keys, in one round
+        trip. Waits out a Redis outage of up to `patience` seconds."""
+        if status is not None:
+            self.waiting.append({"k": "status", "d": json.dumps(status)})
         if error is not None:
             self.waiting.append({"k": "error", "d": json.dumps({"detail": error})})
         self.waiting.append({"k": "done", "d": json.dumps({"reason": reason} if reason else {})})

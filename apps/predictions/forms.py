@@ -21,9 +21,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.html import escape
 
 from apps.core import jsonbody
+from apps.core.links import stored_file_url
 from apps.core.problems import ApiError
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import public_base
 from apps.predictions.validation import validate_input
 
 URL_SUFFIX = "__url"  # the URL alternative of a file input `image` is the field `image__url`
@@ -367,7 +367,7 @@ class PlaygroundForm(forms.Form):
                 f"uploads/{secrets.token_hex(16)}/{upload.name}"
             )
             stored = default_storage.save(name, upload)
-            urls[placeholder] = public_base() + default_storage.url(stored)
+            urls[placeholder] = stored_file_url(stored)
 
         def swap(v):
             if isinstance(v, list):

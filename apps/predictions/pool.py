@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from apps.catalog.models import Version
+from apps.files.services import own_file
 from apps.runtime.cogyaml import pip_commands
 from apps.runtime.pool import ModelPool, PoolSettings, VersionSpec
 
 _pool: ModelPool | None = None
 _lock = threading.Lock()
-
-
-def public_base() -> str:
-    return settings.PUBLIC_URL or "http://127.0.0.1:8000"
-
-
-def own_file(url: str) -> Path | None:
-    """The stored file behind one of our URLs: a Files API URL, or a media URL."""
-    from apps.files.services import local_path_for_url
-
-    if (local := local_path_for_url(url)) is not None:
-        return local
-    parts = urlsplit(url)
-    if parts.scheme and not url.startswith(public_base() + "/"):
-        return None
-    prefix = "/" + settings.MEDIA_URL.strip("/") + "/"
-    if not parts.path.startswith(prefix):
-        return None
-    name = unquote(parts.path.removeprefix(prefix))
-    segments = name.split("/")  # `./versions/…` names the same stored file as `versions/…`
-    if segments[0] in ("files", "versions") or any(s in ("", ".", "..") for s in segments):
-        return None
-    if not default_storage.exists(name):
-        return None
-    return Path(default_storage.path(name))
 
 
 def get_pool() -> ModelPool:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from apps.core.links import public_base
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import public_base
 from apps.predictions.streaming import stream_path
 
 

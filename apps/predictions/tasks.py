@@ -6,7 +6,7 @@ import dramatiq
 from django.conf import settings
 
 from apps.predictions import webhooks  # noqa: F401 (its actors run on this worker too)
-from apps.predictions.services import prediction_run
+from apps.predictions.worker import prediction_run
 
 # Dramatiq's default 10-minute limit would kill long predictions; ours is enforced by the
 # runtime (cancel, then kill) and ends the prediction as failed with a clear error.

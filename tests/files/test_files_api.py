@@ -17,10 +17,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from replicate.exceptions import ReplicateError
 
+from apps.core.links import public_base
 from apps.files import api as files_api
 from apps.files.models import File
 from apps.files.services import MAX_FILE_BYTES, file_purge_expired, local_path_for_url
-from apps.predictions.runtime import public_base
 
 TOO_LARGE = "Files must be less than 100MB in size"
 FILE_KEYS = {

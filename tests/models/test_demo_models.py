@@ -17,7 +17,7 @@ from django.conf import settings
 
 from apps.catalog.models import Model
 from apps.catalog.services import version_push
-from apps.predictions.runtime import version_spec
+from apps.predictions.pool import version_spec
 from apps.runtime.pool import ModelPool, PoolSettings
 
 MODELS = settings.BASE_DIR / "models"

@@ -10,8 +10,8 @@ import pytest
 
 from apps.predictions import events
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import shutdown_pool
-from apps.predictions.services import prediction_run
+from apps.predictions.pool import shutdown_pool
+from apps.predictions.worker import prediction_run
 from tests.predictions.test_run import create, push
 
 KB = 1024

@@ -16,10 +16,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.catalog.models import Model, Version
+from apps.core.links import public_base
 from apps.predictions import display, events
 from apps.predictions.forms import PlaygroundForm, playground_initial
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import public_base
 from apps.predictions.services import SECRET_MASK
 from config.asgi import application
 from tests.catalog.factories import (

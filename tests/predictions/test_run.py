@@ -13,8 +13,9 @@ from apps.catalog.models import Model, Version
 from apps.catalog.services import version_push
 from apps.core.redis import client as redis_client
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import shutdown_pool
-from apps.predictions.services import SECRET_MASK, prediction_create, prediction_run
+from apps.predictions.pool import shutdown_pool
+from apps.predictions.services import SECRET_MASK, prediction_create
+from apps.predictions.worker import prediction_run
 
 PREDICTOR = """
 from cog import BasePredictor, Input, Path, Secret, ConcatenateIterator

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from apps.core.outbound import OutboundRefused, check_url
+from apps.files.services import own_file
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import own_file
 from apps.runtime.inputs import InputFileError, fetch
 from tests.catalog.factories import add_version, cog_schema, make_model
 

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from apps.core.links import public_base
 from apps.core.outbound import OutboundRefused, check_url, client
-from apps.predictions.runtime import own_file, public_base
+from apps.files.services import own_file
 from apps.predictions.webhooks import DeliveryFailed, webhook_post
 from apps.runtime.inputs import InputFileError, fetch
 

@@ -18,8 +18,9 @@ from django.db import connections, transaction
 from apps.catalog.models import Model, Version
 from apps.catalog.services import PushError, version_push
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import get_pool, shutdown_pool
-from apps.predictions.services import prediction_create, prediction_run
+from apps.predictions.pool import get_pool, shutdown_pool
+from apps.predictions.services import prediction_create
+from apps.predictions.worker import prediction_run
 
 # Runs inside the sandbox (at import, and in predict()): each attempt answers "blocked: …"
 # when the sandbox stopped it and "OPEN: …" when it got through.

@@ -15,8 +15,8 @@ from apps.accounts.models import Organization, User
 from apps.billing.models import Hardware
 from apps.catalog.models import Collection, Model
 from apps.catalog.services import PushError, model_create, version_push
+from apps.core.links import stored_file_url
 from apps.predictions.models import Prediction
-from apps.predictions.runtime import public_base
 from apps.predictions.services import prediction_create
 
 COLLECTIONS = {
@@ -153,4 +153,4 @@ class Command(BaseCommand):
         if not default_storage.exists(name):
             with open(directory / value, "rb") as handle:
                 name = default_storage.save(name, handle)
-        return public_base() + default_storage.url(name)
+        return stored_file_url(name)
