@@ -6,7 +6,6 @@ import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -16,111 +15,23 @@ from ninja import Router
 from apps.accounts.models import Account
 from apps.catalog.access import account_can_see, get_model_for_account
 from apps.catalog.models import Version
-from apps.core.jsonbody import parse_json
-from apps.core.outbound import OutboundRefused, check_url
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
+from apps.predictions.schemas import PredictionBody, PredictionIn, VersionPredictionBody
 from apps.predictions.serializers import prediction_json
 from apps.predictions.services import prediction_cancel, prediction_create, prediction_wait
-from apps.predictions.validation import invalid, validate_input
+from apps.predictions.validation import validate_input
 
 router = Router(tags=["predictions"])
 
-BODY_KEYS = {"version", "input", "webhook", "webhook_events_filter", "stream", "webhook_completed"}
-WEBHOOK_EVENTS = {"start", "output", "logs", "completed"}
 PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 VERSION_REF = re.compile(r"^([^/\s]+)/([^/:\s]+)(?::([0-9a-f]{64}))?$")
 
-CREATE_BODY = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["input"],
-                "additionalProperties": False,
-                "properties": {
-                    "version": {
-                        "type": "string",
-                        "description": "64-hex version id, "
-                        "owner/name:version or owner/name (latest version)",
-                    },
-                    "input": {"type": "object"},
-                    "webhook": {"type": "string", "format": "uri"},
-                    "webhook_events_filter": {
-                        "type": "array",
-                        "items": {"type": "string", "enum": sorted(WEBHOOK_EVENTS)},
-                    },
-                    "stream": {"type": "boolean", "deprecated": True},
-                },
-            }
-        }
-    },
-}
-
 
 def _base(request) -> str:
     return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-
-
-def _body(request, *, allow_version: bool) -> dict:
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise ApiError(
-            413,
-            "Request too large",
-            "The request body is larger than "
-            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20} MB; upload large "
-            "inputs with the files API and pass their URLs.",
-        ) from None
-    body = parse_json(raw or b"{}")
-    if not isinstance(body, dict):
-        raise invalid([("invalid_type", "", "the request body must be a JSON object")])
-    allowed = BODY_KEYS if allow_version else BODY_KEYS - {"version"}
-    problems = [
-        ("additional_property_not_allowed", "", f"Additional property {key} is not allowed")
-        for key in body
-        if key not in allowed
-    ]
-    if "input" not in body:
-        problems.append(("required", "", "input is required"))
-    if allow_version and "version" not in body:
-        problems.append(("required", "", "version is required"))
-    if problems:
-        raise invalid(problems)
-    return body
-
-
-def _webhook_options(body: dict) -> tuple[str, list[str]]:
-    webhook = body.get("webhook") or body.get("webhook_completed") or ""
-    events = body.get("webhook_events_filter")
-    if body.get("webhook_completed") and not body.get("webhook") and events is None:
-        events = ["completed"]
-    if webhook and (
-        not isinstance(webhook, str) or not webhook.startswith(("https://", "http://"))
-    ):
-        raise invalid([("format", "webhook", "webhook must be an http(s) URL")])
-    if webhook:
-        try:
-            # Literal addresses are judged now; names are resolved only when delivering.
-            check_url(webhook, resolve=False)
-        except OutboundRefused as exc:
-            raise invalid([("format", "webhook", f"webhook cannot be delivered: {exc}")]) from None
-    if events is not None and (
-        not isinstance(events, list) or not all(e in WEBHOOK_EVENTS for e in events)
-    ):
-        raise invalid(
-            [
-                (
-                    "enum",
-                    "webhook_events_filter",
-                    "webhook_events_filter items must be one of: start, output, logs, completed",
-                )
-            ]
-        )
-    return webhook, list(dict.fromkeys(events or []))
 
 
 def _cancel_after(request) -> datetime | None:
@@ -194,11 +105,11 @@ def _resolve_version(account: Account, ref) -> Version:
     return version
 
 
-def _create(request, version: Version, body: dict):
+def _create(request, version: Version, payload: PredictionIn):
     wait = _prefer_wait(request)
     deadline = _cancel_after(request)
-    webhook, events = _webhook_options(body)
-    inputs = validate_input(version.openapi_schema, body.get("input"))
+    webhook, events = payload.webhook_options()
+    inputs = validate_input(version.openapi_schema, payload.input)
     with transaction.atomic():
         prediction = prediction_create(
             version=version,
@@ -224,25 +135,17 @@ def _create(request, version: Version, body: dict):
     return response
 
 
-@router.post(
-    "/predictions",
-    url_name="prediction_create",
-    summary="Create a prediction",
-    openapi_extra={"requestBody": CREATE_BODY},
-)
-def create_prediction(request):
-    body = _body(request, allow_version=True)
-    return _create(request, _resolve_version(request.auth, body["version"]), body)
+@router.post("/predictions", url_name="prediction_create", summary="Create a prediction")
+def create_prediction(request, payload: VersionPredictionBody):
+    return _create(request, _resolve_version(request.auth, payload.version), payload)
 
 
 @router.post(
     "/models/{owner}/{name}/predictions",
     url_name="model_prediction_create",
     summary="Create a prediction with a model's latest version",
-    openapi_extra={"requestBody": CREATE_BODY},
 )
-def create_model_prediction(request, owner: str, name: str):
-    body = _body(request, allow_version=False)
+def create_model_prediction(request, owner: str, name: str, payload: PredictionBody):
     model = get_model_for_account(request.auth, owner, name)
     if model.latest_version is None:
         raise ApiError(
@@ -250,7 +153,7 @@ def create_model_prediction(request, owner: str, name: str):
         )
     version = model.latest_version
     version.model = model  # already loaded, with what the response needs
-    return _create(request, version, body)
+    return _create(request, version, payload)
 
 
 def _visible_predictions(account: Account):

@@ -295,3 +295,63 @@ def test_nul_characters_in_input_are_refused_not_a_500(client, cast, version):
     response = post(client, cast.alice, {"version": "c" * 64, "input": {"prompt": "a\u0000b"}})
     assert response.status_code == 422
     assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "descriptions"),
+    [
+        ("", ["input is required", "version is required"]),
+        ("[1]", ["the request body must be a JSON object"]),
+        (
+            '{"version": "x", "input": {}, "signal": 1}',
+            ["Additional property signal is not allowed"],
+        ),
+    ],
+)
+def test_the_body_itself_is_checked_first_in_replicates_words(
+    client, cast, version, raw, descriptions
+):
+    response = post(client, cast.alice, raw, HTTP_PREFER="sleep")  # the header comes later
+    assert response.status_code == 422
+    problem = response.json()
+    assert [f["description"] for f in problem["invalid_fields"]] == descriptions
+    assert {f["field"] for f in problem["invalid_fields"]} == {""}
+    assert problem["detail"] == "".join(f"- {d}\n" for d in descriptions)
+
+
+def test_the_models_endpoint_takes_no_version(client, cast, version):
+    body = {"version": "c" * 64, "input": {"prompt": "x"}}
+    response = post(client, cast.alice, body, path="/v1/models/alice/painter/predictions")
+    assert response.status_code == 422
+    assert response.json()["detail"] == "- Additional property version is not allowed\n"
+
+
+def test_a_legacy_webhook_completed_is_a_webhook_for_completion_only(client, cast, version):
+    body = {"version": "c" * 64, "input": {"prompt": "x"}, "webhook_completed": "https://e.com/h"}
+    created = post(client, cast.alice, body).json()
+    assert created["webhook"] == "https://e.com/h"
+    assert created["webhook_events_filter"] == ["completed"]
+
+
+def test_the_openapi_document_describes_the_create_bodies(client):
+    document = client.get("/v1/openapi.json").json()
+
+    def body_schema(path):
+        body = document["paths"][path]["post"]["requestBody"]
+        assert body["required"] is True
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+    by_version = body_schema("/v1/predictions")
+    assert by_version["required"] == ["input", "version"]
+    assert by_version["additionalProperties"] is False
+    assert by_version["properties"]["input"]["type"] == "object"
+    assert by_version["properties"]["webhook_events_filter"]["items"]["enum"] == [
+        "completed",
+        "logs",
+        "output",
+        "start",
+    ]
+    by_model = body_schema("/v1/models/{owner}/{name}/predictions")
+    assert by_model["required"] == ["input"]
+    assert "version" not in by_model["properties"]
