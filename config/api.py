@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
@@ -99,6 +101,14 @@ def on_unstorable_data(request, exc):
         400,
         "Invalid data",
         "The request contains data that cannot be stored, such as NUL (\\u0000) characters.",
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+    return problem_response(
+        413, "Content too large", f"The request body must be smaller than {limit} MB."
     )
 
 

@@ -133,6 +133,21 @@ def test_an_oversized_json_body_is_a_413(world: World, settings):
     assert not Prediction.objects.filter(owner__name="bob").exists()
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/v1/models"), ("patch", "/v1/models/acme/open-model")],
+)
+def test_every_api_route_answers_an_oversized_body_with_a_413(world: World, settings, method, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = getattr(Client(), method)(
+        path,
+        json.dumps({"owner": "bob", "name": "big", "description": "x" * 20_000}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {world.cast.alice.token}",
+    )
+    assert_problem(response, 413)
+
+
 def assert_throttled(response) -> None:
     body = assert_problem(response, 429)
     assert 1 <= int(response["Retry-After"]) <= 61
