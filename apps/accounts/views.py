@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -34,6 +33,7 @@ from apps.accounts.forms import (
     TokenForm,
 )
 from apps.accounts.models import Account, ApiToken, Membership, Organization
+from apps.core.links import public_base
 
 
 def _apply_errors(form, error: ValidationError) -> None:
@@ -82,7 +82,7 @@ def _account_page(
         "acting_accounts": accounts,
         "acting_account": current_account(request, accounts),
         "webhook": _webhook_context(account, webhook_secret),
-        "base_url": settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
+        "base_url": public_base(request),
     }
     return render(request, "accounts/account.html", context, status=status)
 

@@ -27,8 +27,9 @@ from apps.catalog.schemas import (
     VersionPage,
 )
 from apps.catalog.search import model_search, searchable_models
-from apps.catalog.serializers import base_url, model_json, version_json, with_related
+from apps.catalog.serializers import model_json, version_json, with_related
 from apps.catalog.services import PushError, model_create, version_push_archive
+from apps.core.links import public_base
 from apps.core.pagination import paginate
 from apps.core.problems import ApiError, not_found
 from apps.predictions.serializers import prediction_json
@@ -207,7 +208,7 @@ def model_readme(request, owner: str, name: str):
 def model_examples(request, owner: str, name: str):
     model = get_model_for_account(request.auth, owner, name)
     examples = model.predictions.filter(is_example=True).select_related("version", "model__owner")
-    base = base_url(request)
+    base = public_base(request)
     return paginate(request, examples, lambda prediction: prediction_json(prediction, base))
 
 

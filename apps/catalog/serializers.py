@@ -8,14 +8,9 @@ from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
 from apps.catalog.models import Collection, Model, Version
-from apps.core.links import absolute_url
+from apps.core.links import absolute_url, public_base
 from apps.predictions.models import Prediction
 from apps.predictions.serializers import prediction_json
-
-
-def base_url(request) -> str:
-    """Scheme and host of our public URLs, without the trailing slash."""
-    return absolute_url(request, "/").rstrip("/")
 
 
 def version_json(version: Version) -> dict:
@@ -72,7 +67,7 @@ def model_json(model: Model, request) -> dict:
         "weights_url": model.weights_url or None,
         "run_count": model.run_count,
         "cover_image_url": absolute_url(request, cover) if cover else _image_output(example),
-        "default_example": prediction_json(example, base_url(request)) if example else None,
+        "default_example": prediction_json(example, public_base(request)) if example else None,
         "latest_version": version_json(model.latest_version) if model.latest_version else None,
         "is_official": False,
         "created_at": model.created_at,

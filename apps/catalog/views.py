@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -23,6 +22,7 @@ from apps.catalog.inputs import input_fields, output_shape, snippet_input
 from apps.catalog.models import Model, Version
 from apps.catalog.services import PushError, version_push_archive
 from apps.catalog.snippets import api_snippets
+from apps.core.links import public_base
 from apps.predictions.display import output_view
 from apps.predictions.forms import PlaygroundForm, playground_initial
 from apps.predictions.models import Prediction
@@ -156,10 +156,6 @@ def playground_page(
     return _tab_response(request, "catalog/playground.html", context, status=status)
 
 
-def _base_url(request) -> str:
-    return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-
-
 def _language_links(model: Model, query: str) -> list[tuple[str, str, str]]:
     links = []
     for key, label in LANGUAGES.items():
@@ -186,7 +182,7 @@ def model_api(request, owner: str, name: str, language: str = "python"):
         "prediction": prediction,
         "language": language,
         "language_links": _language_links(model, _query(request)),
-        "base_url": _base_url(request),
+        "base_url": public_base(request),
     }
     if version is not None:
         source = prediction or _example(model, version)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from ninja import Router
 from apps.accounts.models import Account
 from apps.catalog.access import account_can_see, get_model_for_account
 from apps.catalog.models import Version
+from apps.core.links import public_base
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
 from apps.predictions.schemas import PredictionBody, PredictionIn, VersionPredictionBody
@@ -28,10 +28,6 @@ PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 VERSION_REF = re.compile(r"^([^/\s]+)/([^/:\s]+)(?::([0-9a-f]{64}))?$")
-
-
-def _base(request) -> str:
-    return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
 
 
 def _cancel_after(request) -> datetime | None:
@@ -124,7 +120,7 @@ def _create(request, version: Version, payload: PredictionIn):
     if wait is not None:
         prediction = prediction_wait(prediction, wait - 0.25)
         headers["Preference-Applied"] = f"wait={wait}"
-    body = prediction_json(prediction, _base(request))
+    body = prediction_json(prediction, public_base(request))
     if wait is not None and not prediction.is_terminal:
         # Clients take anything but `starting` as finished: say `starting` until it is.
         body["status"] = Prediction.Status.STARTING
@@ -169,7 +165,7 @@ def _get(account: Account, prediction_id: str) -> Prediction:
 
 @router.get("/predictions/{prediction_id}", url_name="prediction_get", summary="Get a prediction")
 def get_prediction(request, prediction_id: str):
-    return JsonResponse(prediction_json(_get(request.auth, prediction_id), _base(request)))
+    return JsonResponse(prediction_json(_get(request.auth, prediction_id), public_base(request)))
 
 
 @router.post(
@@ -179,7 +175,7 @@ def get_prediction(request, prediction_id: str):
 )
 def cancel_prediction(request, prediction_id: str):
     prediction = prediction_cancel(_get(request.auth, prediction_id))
-    return JsonResponse(prediction_json(prediction, _base(request)))
+    return JsonResponse(prediction_json(prediction, public_base(request)))
 
 
 def _parse_time(request, name: str) -> datetime | None:
@@ -211,5 +207,5 @@ def list_predictions(request):
         if source != "web":
             raise ApiError(400, "Invalid source", "source can only be `web`.")
         predictions = predictions.filter(source=source)
-    base = _base(request)
+    base = public_base(request)
     return JsonResponse(paginate(request, predictions, lambda p: prediction_json(p, base)))

@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from apps.accounts.context import current_account
 from apps.catalog.access import get_model_for_user
 from apps.catalog.models import Model, Version
+from apps.core.links import public_base
 from apps.predictions import display
 from apps.predictions.forms import PlaygroundForm
 from apps.predictions.models import Prediction
@@ -51,10 +52,6 @@ def get_prediction_for_user(user, prediction_id: str) -> tuple[Prediction, bool]
     if not (can_manage or prediction.is_shared or public_example):
         raise Http404("No such prediction")
     return prediction, can_manage
-
-
-def _base_url(request) -> str:
-    return settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def _version_to_run(request, model: Model) -> Version:
@@ -111,7 +108,7 @@ def prediction_detail(request, prediction_id: str):
         patch_vary_headers(response, ["HX-Request"])
         return response
     output = context["output"]
-    base = _base_url(request)
+    base = public_base(request)
     model = prediction.model
     context |= {
         "inputs": display.input_rows(prediction),
@@ -159,6 +156,6 @@ def prediction_share(request, prediction_id: str):
         prediction.save(update_fields=["is_shared"])
     if not request.htmx:
         return redirect("prediction_detail", prediction_id=prediction.id)
-    page_url = _base_url(request) + reverse("prediction_detail", args=[prediction.id])
+    page_url = public_base(request) + reverse("prediction_detail", args=[prediction.id])
     context = {"prediction": prediction, "can_manage": True, "page_url": page_url}
     return render(request, PAGE + "#share", context)
