@@ -157,6 +157,12 @@ class Version(models.Model):
         return self.openapi_schema.get("components", {}).get("schemas", {}).get("Input", {})
 
     @property
+    def secret_inputs(self) -> set[str]:
+        """The names of inputs typed `cog.Secret`: never stored, logged or shown."""
+        properties = self.input_schema.get("properties") or {}
+        return {name for name, prop in properties.items() if prop.get("x-cog-secret")}
+
+    @property
     def output_schema(self) -> dict:
         return self.openapi_schema.get("components", {}).get("schemas", {}).get("Output", {})
 

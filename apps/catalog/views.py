@@ -78,13 +78,12 @@ def _shown_prediction(request, model: Model):
     if not prediction_id:
         return None
     prediction = (
-        Prediction.objects.select_related("version", "owner__user", "owner__organization")
+        Prediction.objects.visible_to(request.user)
+        .select_related("version")
         .filter(pk=prediction_id, model=model)
         .first()
     )
-    if prediction is None or not (
-        prediction.is_example or prediction.is_shared or prediction.owner.is_member(request.user)
-    ):
+    if prediction is None:
         raise Http404("No such prediction")
     return prediction
 

@@ -153,7 +153,7 @@ def create_model_prediction(request, owner: str, name: str, payload: PredictionB
 
 
 def _visible_predictions(account: Account):
-    return Prediction.objects.filter(owner=account).select_related("model__owner", "version")
+    return Prediction.objects.visible_to_account(account).select_related("model__owner", "version")
 
 
 def _get(account: Account, prediction_id: str) -> Prediction:

@@ -154,14 +154,9 @@ def input_rows(prediction: Prediction) -> list[InputRow]:
 def first_text_input(prediction: Prediction) -> str:
     """A line that describes the prediction (its prompt or first text input), for previews."""
     for row in input_rows(prediction):
-        if row.item.kind == "text" and row.name not in _secret_names(prediction):
+        if row.item.kind == "text" and row.name not in prediction.version.secret_inputs:
             return row.item.value
     return ""
-
-
-def _secret_names(prediction: Prediction) -> set[str]:
-    properties = prediction.version.input_schema.get("properties") or {}
-    return {name for name, prop in properties.items() if prop.get("x-cog-secret")}
 
 
 @dataclass(frozen=True)

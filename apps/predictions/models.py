@@ -4,15 +4,34 @@ import base64
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.models import Account, User
+from apps.accounts.models import Account, Membership, User
 from apps.catalog.models import Model, Version
 
 
 def new_prediction_id() -> str:
     """26 lowercase base32 characters of a random UUID, as Replicate and Cog make them."""
     return base64.b32encode(uuid.uuid4().bytes).decode().lower().rstrip("=")
+
+
+class PredictionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PredictionQuerySet:
+        """What a person may see on the website (the prediction page, its websocket, the
+        model page's `?prediction=`): everything of the accounts they are a member of, what
+        is shared, and the examples of public models."""
+        public = Q(is_shared=True) | Q(is_example=True, model__visibility=Model.Visibility.PUBLIC)
+        if user is None or not user.is_authenticated:
+            return self.filter(public)
+        organizations = Membership.objects.filter(user=user).values("organization")
+        return self.filter(public | Q(owner__user=user) | Q(owner__organization__in=organizations))
+
+    def visible_to_account(self, account: Account) -> PredictionQuerySet:
+        """What an API token acting as `account` may read and cancel: the account's own
+        predictions, as on Replicate (a shared page is for people with the link, not tokens;
+        the stream URL handed out with a prediction is a capability of its own)."""
+        return self.filter(owner=account)
 
 
 class Prediction(models.Model):
@@ -25,6 +44,8 @@ class Prediction(models.Model):
         ABORTED = "aborted"
 
     TERMINAL = {Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.ABORTED}
+    # The `reason` of the event log's `done` event, as Replicate's streams say it.
+    DONE_REASONS = {Status.CANCELED: "canceled", Status.ABORTED: "canceled", Status.FAILED: "error"}
 
     class Source(models.TextChoices):
         API = "api"
@@ -64,6 +85,8 @@ class Prediction(models.Model):
         default=False, help_text="Anyone with the link can see the prediction's page."
     )
 
+    objects = PredictionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -77,3 +100,13 @@ class Prediction(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def done_reason(self) -> str | None:
+        """Why its stream ended, for the `done` event: `canceled`, `error`, or None."""
+        return self.DONE_REASONS.get(self.status)
+
+    def can_manage(self, user) -> bool:
+        """Members of the owning account may cancel and share it; those it is shared with
+        may only look."""
+        return user is not None and self.owner.is_member(user)

@@ -31,10 +31,11 @@ PLAYGROUND = "predictions/_playground.html"
 
 
 def get_prediction_for_user(user, prediction_id: str) -> tuple[Prediction, bool]:
-    """The prediction and whether the user may act on it (a member of its owner account).
-    Others see it only when it is shared, or an example of a public model; else a 404."""
+    """The prediction and whether the user may act on it (`Prediction.can_manage`); a 404
+    for a prediction they may not see (`PredictionQuerySet.visible_to`)."""
     prediction = (
-        Prediction.objects.select_related(
+        Prediction.objects.visible_to(user)
+        .select_related(
             "owner__user",
             "owner__organization",
             "created_by",
@@ -47,11 +48,7 @@ def get_prediction_for_user(user, prediction_id: str) -> tuple[Prediction, bool]
     )
     if prediction is None:
         raise Http404("No such prediction")
-    can_manage = prediction.owner.is_member(user)
-    public_example = prediction.is_example and prediction.model.is_public
-    if not (can_manage or prediction.is_shared or public_example):
-        raise Http404("No such prediction")
-    return prediction, can_manage
+    return prediction, prediction.can_manage(user)
 
 
 def _version_to_run(request, model: Model) -> Version:
