@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from apps.core import views as core_views
-from apps.predictions.streaming import prediction_stream
+from apps.predictions.sse import prediction_stream
 from config.api import api
 
 urlpatterns = [

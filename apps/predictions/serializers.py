@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.core.links import public_base
 from apps.predictions.models import Prediction
-from apps.predictions.streaming import stream_path
+from apps.predictions.sse import stream_path
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -1,17 +1,52 @@
-"""The notifications socket through the real ASGI application and the Redis channel layer."""
+"""The site's websocket stack (config.asgi.websockets) and the Redis channel layer, through a
+per-user notification socket that exists only here: nothing of the site broadcasts yet."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.urls import path
 
-from apps.core.consumers import notify_user
-from config.asgi import application
+from config.asgi import websockets
 
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+class NotificationsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "username": user.username})
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def notify(self, event):
+        await self.send_json({"type": "notify", "message": event["message"]})
+
+
+def notify_user(user_id: int, message: str) -> None:
+    """Send a message to every open socket of a user."""
+    async_to_sync(get_channel_layer().group_send)(
+        user_group(user_id), {"type": "notify", "message": message}
+    )
+
+
+application = websockets([path("ws/notifications/", NotificationsConsumer.as_asgi())])
 ORIGIN = (b"origin", b"http://testserver")
 
 

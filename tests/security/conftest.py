@@ -23,7 +23,7 @@ from apps.core.redis import client as redis_client
 from apps.files.models import File
 from apps.files.services import file_create, file_download_path
 from apps.predictions.models import Prediction
-from apps.predictions.streaming import stream_path
+from apps.predictions.sse import stream_path
 from tests.catalog.factories import SCHEMA
 from tests.conftest import Cast
 
@@ -151,6 +151,16 @@ def world(cast, settings, tmp_path) -> World:
         status="succeeded",
         created_by=cast.bob.user,
     )
+    shared_done = Prediction.objects.create(
+        owner=acme,
+        model=public,
+        version=public_version,
+        input={"prompt": "shared prompt"},
+        output="shared output",
+        status="succeeded",
+        is_shared=True,
+        created_by=cast.alice.user,
+    )
     output_path = default_storage.save(
         f"predictions/{example.id}/output.txt", ContentFile(b"example output")
     )
@@ -180,7 +190,7 @@ def world(cast, settings, tmp_path) -> World:
         file=file,
         collection=collection,
         output_path=output_path,
-        extra={"private_on_public": private_on_public},
+        extra={"private_on_public": private_on_public, "shared_done": shared_done},
     )
 
 

@@ -109,8 +109,18 @@ SETTINGS_FORM = {
 }
 
 API = {
+    # The stream URL is a capability: whoever holds it reads the stream, without a token
+    # (browsers' EventSource sends none). It is handed out only with the prediction (the API
+    # answers the owner's token alone; see v1:prediction_get).
     "prediction_stream": [
         GET(lambda w: w.stream(w.example), E(200, 200, 200, 200), "signed"),
+        GET(
+            lambda w: w.stream(w.extra["private_on_public"]),
+            E(200, 200, 200, 200),
+            "signed, private",
+            no_hush_for=(),
+        ),
+        GET(lambda w: w.stream(w.extra["shared_done"]), E(200, 200, 200, 200), "signed, shared"),
         GET(P("/v1/streams/forged-token"), E(404, 404, 404, 404), "forged"),
     ],
     "v1:openapi-json": [GET(P("/v1/openapi.json"), E(200, 200, 200, 200))],
@@ -261,6 +271,7 @@ API = {
     "v1:prediction_get": [
         GET(P("/v1/predictions/{w.prediction.id}"), E(200, 404, 404, 401), "private"),
         GET(P("/v1/predictions/{w.shared.id}"), E(200, 404, 404, 401), "shared"),
+        GET(P("/v1/predictions/{w.example.id}"), E(200, 404, 404, 401), "example"),
     ],
     "v1:prediction_cancel": [
         POST(P("/v1/predictions/{w.prediction.id}/cancel"), E(200, 404, 404, 401)),
@@ -475,6 +486,16 @@ PAGES = {
             E(200, 200, 404, 404),
             "public with a private prediction",
         ),
+        GET(
+            P("/{w.public.full_name}?prediction={w.shared.id}"),
+            E(200, 200, 200, 200),
+            "public with a shared prediction",
+        ),
+        GET(
+            P("/{w.public.full_name}?prediction={w.example.id}"),
+            E(200, 200, 200, 200),
+            "public with its example",
+        ),
     ],
     "model_api": [
         GET(P("/{w.private.full_name}/api"), E(200, 200, 404, 404), "private"),
@@ -531,10 +552,11 @@ PAGES = {
 }
 
 WEBSOCKETS = {
-    "ws:ws/notifications/": [WS(P("/ws/notifications/"), E(OPEN, OPEN, OPEN, 4401))],
+    # Whoever sees the prediction page may follow it live: the same rule, the same answers.
     "ws:ws/predictions/<str:prediction_id>/": [
         WS(P("/ws/predictions/{w.prediction.id}/"), E(OPEN, OPEN, 4404, 4404), "private"),
         WS(P("/ws/predictions/{w.shared.id}/"), E(OPEN, OPEN, OPEN, OPEN), "shared"),
+        WS(P("/ws/predictions/{w.example.id}/"), E(OPEN, OPEN, OPEN, OPEN), "example"),
     ],
 }
 

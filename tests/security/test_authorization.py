@@ -18,8 +18,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from config.asgi import application
-from config.routing import websocket_urlpatterns
+from config.asgi import application, websocket_urlpatterns
 from tests.security.conftest import HUSH, ROLES, World, client_as, db_state, diff_states
 from tests.security.routes import ADMIN_LOGIN, LOGIN, MATRIX, OPEN, Req
 
