@@ -22,17 +22,14 @@ from apps.catalog.schemas import (
     ModelOut,
     ModelPage,
     ModelUpdateIn,
-    PredictionPage,
     VersionOut,
     VersionPage,
 )
 from apps.catalog.search import model_search, searchable_models
 from apps.catalog.serializers import model_json, version_json, with_related
 from apps.catalog.services import PushError, model_create, version_push_archive
-from apps.core.links import public_base
 from apps.core.pagination import paginate
 from apps.core.problems import ApiError, not_found
-from apps.predictions.serializers import prediction_json
 from apps.runtime import sandbox
 
 __all__ = ["router", "version_json"]
@@ -198,18 +195,6 @@ def model_readme(request, owner: str, name: str):
     if not model.readme.strip():
         raise not_found("This model has no README.")
     return HttpResponse(model.readme, content_type="text/plain; charset=utf-8")
-
-
-@router.get(
-    "/models/{owner}/{name}/examples",
-    response=PredictionPage,
-    summary="List a model's example predictions, newest first",
-)
-def model_examples(request, owner: str, name: str):
-    model = get_model_for_account(request.auth, owner, name)
-    examples = model.predictions.filter(is_example=True).select_related("version", "model__owner")
-    base = public_base(request)
-    return paginate(request, examples, lambda prediction: prediction_json(prediction, base))
 
 
 def _model_to_push_to(account: Account, owner: str, name: str) -> Model:

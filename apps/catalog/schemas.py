@@ -46,12 +46,6 @@ class ModelPage(Schema):
     results: list[ModelOut]
 
 
-class PredictionPage(Schema):
-    previous: str | None = None
-    next: str | None = None
-    results: list[dict]
-
-
 class ModelCreateIn(Schema):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,10 +7,9 @@ import mimetypes
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
+from apps.catalog import examples
 from apps.catalog.models import Collection, Model, Version
 from apps.core.links import absolute_url, public_base
-from apps.predictions.models import Prediction
-from apps.predictions.serializers import prediction_json
 
 
 def version_json(version: Version) -> dict:
@@ -24,25 +23,21 @@ def version_json(version: Version) -> dict:
 
 def with_related(queryset: QuerySet) -> QuerySet:
     """What model_json reads, fetched in a fixed number of queries for a whole page."""
-    examples = (
-        Prediction.objects.filter(is_example=True, status=Prediction.Status.SUCCEEDED)
-        .select_related("version", "model__owner")
-        .order_by("-created_at", "-pk")
-    )
+    succeeded = examples.source().succeeded()
     return queryset.select_related("owner", "latest_version").prefetch_related(
-        Prefetch("predictions", queryset=examples, to_attr="succeeded_examples")
+        Prefetch("predictions", queryset=succeeded, to_attr="succeeded_examples")
     )
 
 
-def default_example(model: Model) -> Prediction | None:
+def default_example(model: Model):
     """The newest example prediction that succeeded, as the model page shows it."""
-    examples = getattr(model, "succeeded_examples", None)
-    if examples is None:
-        examples = with_related(Model.objects.filter(pk=model.pk)).get().succeeded_examples
-    return examples[0] if examples else None
+    found = getattr(model, "succeeded_examples", None)
+    if found is None:
+        found = with_related(Model.objects.filter(pk=model.pk)).get().succeeded_examples
+    return found[0] if found else None
 
 
-def _image_output(prediction: Prediction | None) -> str | None:
+def _image_output(prediction) -> str | None:
     output = prediction.output if prediction else None
     if isinstance(output, list) and output:
         output = output[0]
@@ -55,6 +50,7 @@ def _image_output(prediction: Prediction | None) -> str | None:
 def model_json(model: Model, request) -> dict:
     example = default_example(model)
     cover = model.cover_image.url if model.cover_image else None
+    shown_example = examples.source().as_json(example, public_base(request)) if example else None
     return {
         "url": absolute_url(request, reverse("model", args=[model.owner.name, model.name])),
         "owner": model.owner.name,
@@ -67,7 +63,7 @@ def model_json(model: Model, request) -> dict:
         "weights_url": model.weights_url or None,
         "run_count": model.run_count,
         "cover_image_url": absolute_url(request, cover) if cover else _image_output(example),
-        "default_example": prediction_json(example, public_base(request)) if example else None,
+        "default_example": shown_example,
         "latest_version": version_json(model.latest_version) if model.latest_version else None,
         "is_official": False,
         "created_at": model.created_at,

@@ -4,11 +4,8 @@ from apps.catalog import views
 
 model = "<str:owner>/<str:name>"
 
+# The Playground, API and Examples tabs are in apps/predictions/urls.py.
 urlpatterns = [
-    path(model, views.model_detail, name="model"),
-    path(model + "/api", views.model_api, name="model_api"),
-    path(model + "/api/<str:language>", views.model_api, name="model_api_language"),
-    path(model + "/examples", views.model_examples, name="model_examples"),
     path(model + "/readme", views.model_readme, name="model_readme"),
     path(model + "/versions", views.model_versions, name="model_versions"),
     path(model + "/versions/<str:digest>", views.version_detail, name="version"),

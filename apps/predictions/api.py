@@ -15,9 +15,15 @@ from apps.accounts.models import Account
 from apps.catalog.access import account_can_see, get_model_for_account
 from apps.catalog.models import Version
 from apps.core.links import public_base
+from apps.core.pagination import paginate
 from apps.core.problems import ApiError, not_found
 from apps.predictions.models import Prediction
-from apps.predictions.schemas import PredictionBody, PredictionIn, VersionPredictionBody
+from apps.predictions.schemas import (
+    PredictionBody,
+    PredictionIn,
+    PredictionPage,
+    VersionPredictionBody,
+)
 from apps.predictions.serializers import prediction_json
 from apps.predictions.services import prediction_cancel, prediction_create, prediction_wait
 from apps.predictions.validation import validate_input
@@ -195,8 +201,6 @@ def _parse_time(request, name: str) -> datetime | None:
 
 @router.get("/predictions", url_name="prediction_list", summary="List predictions")
 def list_predictions(request):
-    from apps.core.pagination import paginate
-
     predictions = _visible_predictions(request.auth)
     if (after := _parse_time(request, "created_after")) is not None:
         predictions = predictions.filter(created_at__gte=after)
@@ -209,3 +213,15 @@ def list_predictions(request):
         predictions = predictions.filter(source=source)
     base = public_base(request)
     return JsonResponse(paginate(request, predictions, lambda p: prediction_json(p, base)))
+
+
+@router.get(
+    "/models/{owner}/{name}/examples",
+    response=PredictionPage,
+    summary="List a model's example predictions, newest first",
+)
+def model_examples(request, owner: str, name: str):
+    model = get_model_for_account(request.auth, owner, name)
+    examples = model.predictions.filter(is_example=True).select_related("version", "model__owner")
+    base = public_base(request)
+    return paginate(request, examples, lambda prediction: prediction_json(prediction, base))

@@ -147,3 +147,9 @@ class _CreateBody(Body):
 # What the create views declare: `payload: VersionPredictionBody`.
 PredictionBody = Annotated[PredictionIn, _CreateBody(...)]
 VersionPredictionBody = Annotated[VersionPredictionIn, _CreateBody(...)]
+
+
+class PredictionPage(BaseModel):
+    previous: str | None = None
+    next: str | None = None
+    results: list[dict]
