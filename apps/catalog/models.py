@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Account, HttpsURLField, User
 from apps.billing.models import Hardware
+from apps.runtime import schema
 
 DEFAULT_HARDWARE = "cpu"
 MODEL_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
@@ -154,13 +155,12 @@ class Version(models.Model):
 
     @property
     def input_schema(self) -> dict:
-        return self.openapi_schema.get("components", {}).get("schemas", {}).get("Input", {})
+        return schema.input_schema(self.openapi_schema)
 
     @property
     def secret_inputs(self) -> set[str]:
         """The names of inputs typed `cog.Secret`: never stored, logged or shown."""
-        properties = self.input_schema.get("properties") or {}
-        return {name for name, prop in properties.items() if prop.get("x-cog-secret")}
+        return {spec.name for spec in schema.inputs(self.openapi_schema) if spec.kind == "secret"}
 
     @property
     def output_schema(self) -> dict:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.predictions import events
 from apps.predictions.models import Prediction
+from apps.runtime import schema
 
 CPU_PRICE_PER_SECOND = Decimal("0.0001")  # when the model has no hardware of its own
 TQDM = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")
@@ -141,12 +142,12 @@ class InputRow:
 
 def input_rows(prediction: Prediction) -> list[InputRow]:
     """The input as stored (secrets already masked), in the schema's order."""
-    properties = prediction.version.input_schema.get("properties") or {}
-    order = {name: prop.get("x-order", 1_000_000) for name, prop in properties.items()}
-    names = sorted(prediction.input or {}, key=lambda n: (order.get(n, 1_000_001), n))
+    specs = {spec.name: spec for spec in schema.inputs(prediction.version.openapi_schema)}
+    order = {name: spec.order for name, spec in specs.items()}
+    names = sorted(prediction.input or {}, key=lambda n: (order.get(n, schema.UNORDERED + 1), n))
     rows = []
     for name in names:
-        title = properties.get(name, {}).get("title") or name.replace("_", " ").capitalize()
+        title = specs[name].title if name in specs else name.replace("_", " ").capitalize()
         rows.append(InputRow(name, title, item_for(prediction.input[name])))
     return rows
 

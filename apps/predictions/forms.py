@@ -1,9 +1,10 @@
 """The playground: a form generated from a version's `Input` schema.
 
-Each input becomes one field (or, for files, an upload plus a URL alternative), in Cog's
-`x-order`, with its default, description and HTML hints. `clean()` turns the fields into the
-JSON input and checks it with `validate_input`, the same validation the API uses, putting each
-problem next to its field. Uploaded files are stored only once the input is valid.
+Each input (as `apps.runtime.schema.inputs` reads them) becomes one field (or, for files, an
+upload plus a URL alternative), in Cog's `x-order`, with its default, description and HTML
+hints. `clean()` turns the fields into the JSON input and checks it with `validate_input`, the
+same validation the API uses, putting each problem next to its field. Uploaded files are stored
+only once the input is valid.
 """
 
 from __future__ import annotations
@@ -25,63 +26,12 @@ from apps.core.links import stored_file_url
 from apps.core.problems import ApiError
 from apps.predictions.models import Prediction
 from apps.predictions.validation import validate_input
+from apps.runtime.schema import Input, inputs
 
 URL_SUFFIX = "__url"  # the URL alternative of a file input `image` is the field `image__url`
 LONG_TEXT_NAMES = ("prompt", "text", "message", "system", "context", "instruction", "template")
 LONG_TEXT_LENGTH = 200
 URL_SCHEMES = ("http://", "https://", "data:")
-
-
-def _components(schema: dict) -> dict:
-    return (schema or {}).get("components", {}).get("schemas", {})
-
-
-def resolve(prop: dict, components: dict) -> dict:
-    """The property with `allOf: [{$ref}]` and `$ref` (Cog's enums) folded in; the property's
-    own keys (default, description, x-order) win."""
-    merged = {k: v for k, v in prop.items() if k not in ("allOf", "$ref")}
-    parts = list(prop.get("allOf", []))
-    if "$ref" in prop:
-        parts.append({"$ref": prop["$ref"]})
-    for part in parts:
-        ref = part.get("$ref", "")
-        target = components.get(ref.rsplit("/", 1)[-1], {}) if ref else part
-        for key, value in target.items():
-            if key not in ("title", "description"):  # the enum's own: "An enumeration."
-                merged.setdefault(key, value)
-    return merged
-
-
-def input_properties(schema: dict) -> list[tuple[str, dict, bool]]:
-    """(name, resolved property, required) for each input, in `x-order`."""
-    components = _components(schema)
-    input_schema = components.get("Input", {})
-    required = set(input_schema.get("required", []))
-    properties = list((input_schema.get("properties") or {}).items())
-    properties.sort(key=lambda item: item[1].get("x-order", 1_000_000))
-    return [(name, resolve(prop, components), name in required) for name, prop in properties]
-
-
-def kind_of(prop: dict) -> str:
-    """How an input is edited: secret, choice, file, files, list, boolean, integer, number,
-    string or json (unions, objects and anything else, typed as JSON or plain text)."""
-    if prop.get("x-cog-secret") or prop.get("format") == "password":
-        return "secret"
-    if "enum" in prop:
-        return "choice"
-    kind = prop.get("type")
-    if kind == "string":
-        return "file" if prop.get("format") == "uri" else "string"
-    if kind == "array":
-        items = prop.get("items") or {}
-        if items.get("format") == "uri":
-            return "files"
-        if items.get("type") in ("string", "integer", "number"):
-            return "list"
-        return "json"
-    if kind in ("boolean", "integer", "number"):
-        return kind
-    return "json"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -135,24 +85,22 @@ class PlaygroundForm(forms.Form):
     def __init__(self, schema: dict, data=None, files=None, initial=None, **kwargs) -> None:
         super().__init__(data=data, files=files, initial=initial, **kwargs)
         self.schema = schema or {}
-        self.specs: dict[str, tuple[str, dict, bool]] = {}
+        self.specs = {spec.name: spec for spec in inputs(self.schema)}
         self._range: dict[str, tuple[str, str, str]] = {}
-        for name, prop, required in input_properties(self.schema):
-            kind = kind_of(prop)
-            self.specs[name] = (kind, prop, required)
-            self._add_fields(name, kind, prop, required)
+        for spec in self.specs.values():
+            self._add_fields(spec)
 
     # Building the fields
 
-    def _add_fields(self, name: str, kind: str, prop: dict, required: bool) -> None:
-        label = prop.get("title") or name.replace("_", " ").capitalize()
-        help_text = escape(prop.get("description") or "")  # model authors write these
+    def _add_fields(self, spec: Input) -> None:
+        name, kind, prop, default = spec.name, spec.kind, spec.schema, spec.default
+        label = spec.title
+        help_text = escape(spec.description)  # model authors write these
         if prop.get("deprecated"):
             help_text = escape("Deprecated. ") + help_text
-        default = prop.get("default")
         attrs: dict[str, Any] = {"aria-describedby": f"id_{name}_help"} if help_text else {}
         options = {"label": label, "help_text": help_text, "required": False}
-        html_required = required and not prop.get("nullable")
+        html_required = spec.required and not spec.nullable
         if html_required and kind in ("string", "integer", "number", "choice", "list", "secret"):
             attrs["required"] = True
         builder = getattr(self, f"_field_{kind}")
@@ -265,17 +213,17 @@ class PlaygroundForm(forms.Form):
 
     def input_groups(self) -> list[InputGroup]:
         groups = []
-        for name, (kind, prop, required) in self.specs.items():
-            url_field = self[name + URL_SUFFIX] if kind in ("file", "files") else None
+        for name, spec in self.specs.items():
+            url_field = self[name + URL_SUFFIX] if spec.kind in ("file", "files") else None
             minimum, maximum, step = self._range.get(name, ("", "", ""))
             groups.append(
                 InputGroup(
                     name,
-                    kind,
+                    spec.kind,
                     self[name],
                     url_field,
-                    required=required and not prop.get("nullable"),
-                    type_label=_type_label(kind, prop),
+                    required=spec.required and not spec.nullable,
+                    type_label=_type_label(spec),
                     minimum=minimum,
                     maximum=maximum,
                     step=step,
@@ -289,16 +237,16 @@ class PlaygroundForm(forms.Form):
         cleaned = super().clean()
         pending: dict[str, UploadedFile] = {}
         value: dict[str, Any] = {}
-        for name, (kind, prop, required) in self.specs.items():
+        for name, spec in self.specs.items():
             if name in self.errors:
                 continue
             try:
-                converted = self._convert(name, kind, cleaned, pending)
+                converted = self._convert(spec, cleaned, pending)
             except forms.ValidationError as error:
                 self.add_error(name, error)
                 continue
             if _is_empty(converted):
-                if required and prop.get("nullable"):
+                if spec.required and spec.nullable:
                     value[name] = None
                 continue
             value[name] = converted
@@ -311,7 +259,8 @@ class PlaygroundForm(forms.Form):
         cleaned["input"] = self._store_uploads(value, pending)
         return cleaned
 
-    def _convert(self, name: str, kind: str, cleaned: dict, pending: dict) -> Any:
+    def _convert(self, spec: Input, cleaned: dict, pending: dict) -> Any:
+        name, kind = spec.name, spec.kind
         raw = cleaned.get(name)
         if kind in ("string", "json", "list") and isinstance(raw, str):
             raw = raw.replace("\r\n", "\n")  # browsers send textarea line breaks as CRLF
@@ -322,9 +271,9 @@ class PlaygroundForm(forms.Form):
             lines = (cleaned.get(name + URL_SUFFIX) or "").split()
             return uploads + [_checked_url(line) for line in lines]
         if kind == "list":
-            return _list_value(raw or "", self.specs[name][1].get("items", {}).get("type"))
+            return _list_value(raw or "", spec.items.get("type"))
         if kind == "json":
-            return _json_value(raw or "", self.specs[name][1].get("type"))
+            return _json_value(raw or "", spec.type)
         if kind in ("string", "secret") and raw == "":
             return None
         return raw
@@ -380,10 +329,11 @@ class PlaygroundForm(forms.Form):
     def initial_from_input(schema: dict, given: dict) -> dict:
         """Field values that show `given` (a stored input) in the form; secrets stay empty."""
         initial: dict[str, Any] = {}
-        for name, prop, _required in input_properties(schema):
+        for spec in inputs(schema):
+            name = spec.name
             if name not in (given or {}) or given[name] is None:
                 continue
-            value, kind = given[name], kind_of(prop)
+            value, kind = given[name], spec.kind
             if kind == "secret":
                 continue
             if kind == "file":
@@ -407,9 +357,10 @@ def playground_initial(prediction: Prediction) -> dict:
     return PlaygroundForm.initial_from_input(prediction.version.openapi_schema, prediction.input)
 
 
-def _type_label(kind: str, prop: dict) -> str:
+def _type_label(spec: Input) -> str:
+    kind = spec.kind
     if kind in ("integer", "number"):
-        low, high = prop.get("minimum"), prop.get("maximum")
+        low, high = spec.minimum, spec.maximum
         if low is not None and high is not None:
             return f"{kind}, {_number_text(low)} to {_number_text(high)}"
         if low is not None:
@@ -418,9 +369,9 @@ def _type_label(kind: str, prop: dict) -> str:
             return f"{kind}, at most {_number_text(high)}"
         return kind
     if kind == "list":
-        return f"list of {(prop.get('items') or {}).get('type', 'value')}s"
+        return f"list of {spec.items.get('type', 'value')}s"
     if kind == "json":
-        return {"object": "JSON object", "array": "JSON list"}.get(prop.get("type"), "JSON or text")
+        return {"object": "JSON object", "array": "JSON list"}.get(spec.type, "JSON or text")
     return kind
 
 

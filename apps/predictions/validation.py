@@ -4,13 +4,13 @@ per problem in `detail`."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 from jsonschema import Draft7Validator
 
 from apps.core.problems import ApiError
 from apps.core.text import contains_nul
+from apps.runtime import schema
 
 _TYPE_NAMES = {
     "string": "string",
@@ -22,29 +22,8 @@ _TYPE_NAMES = {
 }
 
 
-def _nullable_to_json_schema(node):
-    """OpenAPI 3.0's `nullable: true` as JSON Schema (type X or null), recursively."""
-    if isinstance(node, dict):
-        node = {k: _nullable_to_json_schema(v) for k, v in node.items()}
-        if node.pop("nullable", False):
-            if "type" in node:
-                types = node["type"] if isinstance(node["type"], list) else [node["type"]]
-                node["type"] = [*types, "null"]
-            elif "allOf" in node or "anyOf" in node:
-                node = {"anyOf": [{"type": "null"}, {k: v for k, v in node.items()}]}
-        return node
-    if isinstance(node, list):
-        return [_nullable_to_json_schema(v) for v in node]
-    return node
-
-
 def input_validator(openapi_schema: dict) -> Draft7Validator:
-    components = copy.deepcopy(openapi_schema.get("components", {}).get("schemas", {}))
-    root = {
-        "$ref": "#/components/schemas/Input",
-        "components": {"schemas": _nullable_to_json_schema(components)},
-    }
-    return Draft7Validator(root)
+    return Draft7Validator(schema.input_json_schema(openapi_schema))
 
 
 def _describe(error) -> tuple[str, str, str]:
@@ -109,11 +88,8 @@ def validate_input(openapi_schema: dict, value) -> dict:
     )
     if errors:
         raise invalid([_describe(error) for error in errors])
-    properties = (
-        openapi_schema.get("components", {}).get("schemas", {}).get("Input", {}).get("properties")
-        or {}
-    )
-    return {k: v for k, v in value.items() if k in properties}
+    names = {spec.name for spec in schema.inputs(openapi_schema)}
+    return {k: v for k, v in value.items() if k in names}
 
 
 def invalid(problems: list[tuple[str, str, str]]) -> ApiError:

@@ -16,6 +16,7 @@ import httpx
 
 from apps.core import outbound
 from apps.core.outbound import OutboundRefused, check_url
+from apps.runtime import schema
 
 DATA_URI = re.compile(
     r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?),(?P<data>.*)$", re.DOTALL
@@ -27,15 +28,13 @@ class InputFileError(ValueError):
     """A file input could not be fetched: the message says which and why."""
 
 
-def file_fields(input_schema: dict) -> tuple[set[str], set[str]]:
-    """Names of the inputs that are files, and of those that are lists of files."""
-    single, many = set(), set()
-    for name, prop in (input_schema.get("properties") or {}).items():
-        if prop.get("format") == "uri":
-            single.add(name)
-        elif prop.get("type") == "array" and (prop.get("items") or {}).get("format") == "uri":
-            many.add(name)
-    return single, many
+def file_fields(openapi_schema: dict) -> tuple[set[str], set[str]]:
+    """Names of the version's inputs that are files, and of those that are lists of files."""
+    specs = schema.inputs(openapi_schema)
+    return (
+        {spec.name for spec in specs if spec.kind == "file"},
+        {spec.name for spec in specs if spec.kind == "files"},
+    )
 
 
 def _filename(url: str, content_type: str | None) -> str:

@@ -247,9 +247,7 @@ class ModelPool:
         return RunOutcome(result, setup=setup, files=files)
 
     def _localize(self, spec, raw_inputs, scratch: list[Path], served: list[str]) -> dict:
-        from apps.runtime.schema import input_schema
-
-        single, many = inputs.file_fields(input_schema(spec.schema))
+        single, many = inputs.file_fields(spec.schema)
         # Cog's validator refuses an explicit null even for optional inputs: leave them out.
         localized = {k: v for k, v in raw_inputs.items() if v is not None}
 
