@@ -327,3 +327,62 @@ def _archive(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("model.tar.gz", data, content_type="application/gzip")
+
+
+FETCHER = """
+import os, urllib.request
+from cog import BasePredictor
+
+class Predictor(BasePredictor):
+    def predict(self, url: str) -> str:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return "OPEN: " + response.read().decode()
+        except Exception as exc:
+            return f"blocked: {exc}"
+"""
+
+
+@pytest.fixture
+def weights_server():
+    """A stand-in for a host that serves weights, on a loopback address of its own."""
+    import http.server
+    import threading
+
+    class Weights(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"weights"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Weights)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.2:{server.server_address[1]}/model.bin"
+    server.shutdown()
+    server.server_close()
+
+
+def test_model_egress_goes_only_where_the_outbound_guard_allows(
+    transactional_db, cast, tmp_path, settings, weights_server
+):
+    fetcher = push(cast.charlie.user, tmp_path, "fetcher", FETCHER)
+
+    # By default a model reaches nothing at all.
+    closed = run(fetcher, url=weights_server)
+    assert closed.output.startswith("blocked"), closed.output
+
+    # With model egress on, it goes out through the guard: allowed addresses only.
+    settings.SANDBOX_MODEL_EGRESS = True
+    shutdown_pool()
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.2/32"]  # stands for the internet here
+    allowed = run(fetcher, url=weights_server)
+    assert allowed.output == "OPEN: weights", allowed.output
+
+    settings.OUTBOUND_ALLOWLIST = []  # production: loopback and private addresses refused
+    refused = run(fetcher, url=weights_server)
+    assert refused.output.startswith("blocked") and "403" in refused.output, refused.output
