@@ -64,5 +64,6 @@ def _alive(pid: int) -> bool:
         return False
     return state != "Z"
 
+
 def test_a_run_whose_processes_all_ended_finds_none():
     assert survivors("no-such-run", grace=0) == {}
