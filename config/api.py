@@ -17,6 +17,7 @@ from apps.catalog.api import router as catalog_router
 from apps.core.busy import busy_problem, is_database_busy
 from apps.core.jsonbody import BodyParser
 from apps.core.problems import ApiError, problem_response
+from apps.deployments.api import router as deployments_router
 from apps.files.api import router as files_router
 from apps.predictions.api import router as predictions_router
 from apps.predictions.webhooks import router as webhooks_router
@@ -38,6 +39,7 @@ api.add_router("", account_router)
 api.add_router("", catalog_router)
 api.add_router("", predictions_router)
 api.add_router("", files_router)
+api.add_router("", deployments_router)
 api.add_router("", webhooks_router)
 
 

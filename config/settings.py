@@ -7,6 +7,8 @@ Every variable read here is listed in the README's configuration table.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded_redis import embedded_socket_path
-from config.env import envbool, envint, envlist, envsecret, envstr, stored_secret
+from config.env import envbool, envfloat, envint, envlist, envsecret, envstr, stored_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR") or BASE_DIR / "var").resolve()
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "apps.runtime",
     "apps.predictions",
     "apps.files",
+    "apps.deployments",
     "apps.explore",
 ]
 
@@ -262,6 +265,25 @@ WEBHOOK_RETRIES = envint("WEBHOOK_RETRIES", 6)
 MAX_PREDICTION_LOG_BYTES = envint("MAX_PREDICTION_LOG_BYTES", 4 * 1024 * 1024)
 MAX_OUTPUT_JSON_BYTES = envint("MAX_OUTPUT_JSON_BYTES", 16 * 1024 * 1024)
 EVENT_LOG_MAX_BYTES = envint("EVENT_LOG_MAX_BYTES", 4 * 1024 * 1024)
+
+# Deployments (apps/deployments; docs/deployments.md): limits of a release, the autoscaler's
+# policy, and what this machine declares it can give to deployment instances.
+DEPLOYMENT_MIN_INSTANCES_LIMIT = envint("DEPLOYMENT_MIN_INSTANCES_LIMIT", 5)
+DEPLOYMENT_MAX_INSTANCES_LIMIT = envint("DEPLOYMENT_MAX_INSTANCES_LIMIT", 20)
+DEPLOYMENT_DELETE_AFTER_IDLE = envint("DEPLOYMENT_DELETE_AFTER_IDLE", 15 * 60)
+DEPLOYMENT_METRICS_DAYS = envint("DEPLOYMENT_METRICS_DAYS", 30)
+AUTOSCALER_INTERVAL = envfloat("AUTOSCALER_INTERVAL", 1.0)
+AUTOSCALER_IDLE_SECONDS = envint("AUTOSCALER_IDLE_SECONDS", 60)
+AUTOSCALER_PREDICTIONS_PER_INSTANCE = envint("AUTOSCALER_PREDICTIONS_PER_INSTANCE", 1)
+AUTOSCALER_STOP_TIMEOUT = envint("AUTOSCALER_STOP_TIMEOUT", PREDICTION_TIME_LIMIT + 60)
+# vCPUs are shared 4:1 by default (model servers mostly wait); memory is the machine's.
+INSTANCE_CPUS = envint("INSTANCE_CPUS", 4 * (os.cpu_count() or 1))
+INSTANCE_MEMORY_GB = envint(
+    "INSTANCE_MEMORY_GB",
+    (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2**30,
+)
+INSTANCE_GPUS = envint("INSTANCE_GPUS", 0)
+INSTANCE_HOST = envstr("INSTANCE_HOST") or socket.gethostname()
 
 LOGGING = {
     "version": 1,

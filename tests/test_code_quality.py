@@ -138,6 +138,7 @@ ALLOWED_APP_IMPORTS = {
     "files": {"core", "accounts"},
     "catalog": {"core", "accounts", "billing", "files", "runtime"},
     "predictions": {"core", "accounts", "billing", "files", "runtime", "catalog"},
+    "deployments": {"core", "accounts", "billing", "files", "runtime", "catalog", "predictions"},
 }
 
 

@@ -63,6 +63,13 @@ return waiting
 """
 
 
+def deployment_queue(full_name: str) -> str:
+    """The queue of the deployment `owner/name`: only its instances consume it. Account names
+    have no dots, so the first dot after the prefix always ends the owner."""
+    owner, name = full_name.split("/", 1)
+    return f"deployment.{owner.lower()}.{name.lower()}"
+
+
 def redis_ready() -> None:
     """In embedded mode, make sure the embedded Redis answers, starting a detached one if not.
 

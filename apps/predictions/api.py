@@ -36,7 +36,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 VERSION_REF = re.compile(r"^([^/\s]+)/([^/:\s]+)(?::([0-9a-f]{64}))?$")
 
 
-def _cancel_after(request) -> datetime | None:
+def cancel_after_header(request) -> datetime | None:
     raw = request.headers.get("Cancel-After")
     if raw is None:
         return None
@@ -56,7 +56,7 @@ def _cancel_after(request) -> datetime | None:
     return timezone.now() + timedelta(seconds=total)
 
 
-def _prefer_wait(request) -> int | None:
+def prefer_wait_header(request) -> int | None:
     raw = request.headers.get("Prefer")
     if raw is None:
         return None
@@ -108,8 +108,8 @@ def _resolve_version(account: Account, ref) -> Version:
 
 
 def _create(request, version: Version, payload: PredictionIn):
-    wait = _prefer_wait(request)
-    deadline = _cancel_after(request)
+    wait = prefer_wait_header(request)
+    deadline = cancel_after_header(request)
     webhook, events = payload.webhook_options()
     inputs = validate_input(version.openapi_schema, payload.input)
     with transaction.atomic():
@@ -122,6 +122,11 @@ def _create(request, version: Version, payload: PredictionIn):
             webhook_events_filter=events,
             deadline=deadline,
         )
+    return respond_created(request, prediction, wait)
+
+
+def respond_created(request, prediction: Prediction, wait: int | None):
+    """The 201 of every create endpoint, after waiting up to `wait` seconds (`Prefer: wait`)."""
     headers = {}
     if wait is not None:
         prediction = prediction_wait(prediction, wait - 0.25)

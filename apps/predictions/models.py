@@ -92,6 +92,7 @@ class Prediction(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["deployment", "-created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.accounts.models import Account, User
 from apps.catalog.models import Version
 from apps.core.db import release_connection
-from apps.core.queue import broker
+from apps.core.queue import broker, deployment_queue
 from apps.predictions import events
 from apps.predictions.lifecycle import cancel_request, prediction_finish, secrets_keep
 from apps.predictions.models import Prediction
@@ -31,8 +31,12 @@ logger = logging.getLogger(__name__)
 
 
 def prediction_enqueue(prediction: Prediction) -> None:
-    """Queue the prediction on its hardware's queue; the message carries only the id."""
-    queue = prediction.model.queue_name
+    """Queue the prediction on its deployment's queue, or else its hardware's; the message
+    carries only the id."""
+    if prediction.deployment:
+        queue = deployment_queue(prediction.deployment)
+    else:
+        queue = prediction.model.queue_name
     broker.enqueue(run_prediction.message(prediction.id).copy(queue_name=queue))
 
 

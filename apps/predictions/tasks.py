@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dramatiq
 from django.conf import settings
 
@@ -20,5 +22,8 @@ def run_prediction(prediction_id: str) -> None:
 
 # One queue per hardware SKU: predictions are sent to their model's hardware queue, and a
 # worker serves the queues declared here (or those named with `manage.py worker --queues`).
-for _queue in settings.HARDWARE_QUEUES:
+# A deployment's instance is a worker of that deployment's queue alone: `manage.py worker
+# --queues deployment.owner.name` passes the queues it was asked for in SELFREP_WORKER_QUEUES.
+_ASKED = [q for q in os.environ.get("SELFREP_WORKER_QUEUES", "").split(",") if q]
+for _queue in [*settings.HARDWARE_QUEUES, *_ASKED]:
     dramatiq.get_broker().declare_queue(_queue)

@@ -34,7 +34,11 @@ SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
 
 logger = logging.getLogger(__name__)
 
-_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# A deployment's instance is given its id by the supervisor that started it.
+_WORKER_ID = (
+    os.environ.get("SELFREP_WORKER_ID")
+    or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+)
 
 
 def worker_id() -> str:

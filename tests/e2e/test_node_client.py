@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
-
-import pytest
-from django.conf import settings
-
-NPM_VERSION = "1.4.0"
 
 SCRIPT = """
 const Replicate = require("replicate");
@@ -27,30 +20,6 @@ const replicate = new Replicate({auth: process.env.TOKEN, baseUrl: process.env.B
   console.log(JSON.stringify({output, tokens}));
 })().catch((error) => { console.error(error); process.exit(1); });
 """
-
-
-@pytest.fixture(scope="session")
-def node_client() -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "the npm client test needs Node.js and npm on the machine"
-    folder = settings.SELFREP_CACHE_DIR / "npm" / f"replicate-{NPM_VERSION}"
-    if not (folder / "node_modules" / "replicate" / "package.json").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(folder),
-                f"replicate@{NPM_VERSION}",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return folder
 
 
 def test_the_npm_client_runs_and_streams(platform, models, cast, node_client, tmp_path):

@@ -85,6 +85,11 @@ class Command(BaseCommand):
                     "worker-services",
                     [*manage, "--queues", "webhooks", "default", "--threads", "4"],
                 )
+                # Deployments' instances: started and stopped by the autoscaler.
+                self._spawn(
+                    "autoscaler",
+                    [sys.executable, str(settings.BASE_DIR / "manage.py"), "autoscaler"],
+                )
             self._banner(host, port, credentials)
             if not no_demo:
                 self.stdout.write(

@@ -43,4 +43,5 @@ class Command(BaseCommand):
         ]
         if queues:
             argv += ["--queues", *queues]
+            os.environ["SELFREP_WORKER_QUEUES"] = ",".join(queues)
         os.execv(sys.executable, argv)
