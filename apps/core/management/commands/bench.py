@@ -28,7 +28,16 @@ from apps.core.net import free_port
 
 BENCH_DIR = Path(settings.BASE_DIR) / "bench"
 # web last (its 100,000 predictions would weigh on the others)
-SCENARIOS = ["overhead", "throughput", "streaming", "lifecycle", "sandbox", "queue", "web"]
+SCENARIOS = [
+    "overhead",
+    "throughput",
+    "streaming",
+    "lifecycle",
+    "deployments",
+    "sandbox",
+    "queue",
+    "web",
+]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
