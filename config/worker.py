@@ -1,6 +1,7 @@
 """Entry module for `dramatiq config.worker`: sets Django up, then imports every actor."""
 
 import os
+import threading
 
 import django
 
@@ -34,6 +35,11 @@ class ModelProcesses(dramatiq.Middleware):
         from apps.predictions import heartbeat
 
         heartbeat.start()
+        if version := os.environ.get("SELFREP_PRELOAD_VERSION"):
+            # A deployment's instance started to keep min_instances warm: boot its model now.
+            from apps.predictions.worker import preload
+
+            threading.Thread(target=preload, args=(int(version),), daemon=True).start()
 
     def after_worker_shutdown(self, broker, worker):
         from apps.predictions import heartbeat

@@ -31,7 +31,7 @@ from apps.core.redis import client as redis_client
 from apps.deployments import capacity, metrics, policy
 from apps.deployments.models import Deployment, Instance
 from apps.predictions.models import Prediction
-from apps.predictions.worker import alive_key
+from apps.predictions.worker import alive_key, setting_up_key
 from apps.runtime import procgroup
 
 logger = logging.getLogger(__name__)
@@ -171,17 +171,21 @@ class Supervisor:
         pipe = redis_client().pipeline(transaction=False)
         for instance in instances:
             pipe.exists(alive_key(instance.worker_id))
-        beating = pipe.execute()
+            pipe.exists(setting_up_key(instance.worker_id))
+        replies = pipe.execute()
+        beating, preloading = replies[0::2], replies[1::2]
         holding = {}
         for entry in work.values():
             holding.update(dict.fromkeys(entry["setting_up"], Instance.State.SETTING_UP))
             holding.update(dict.fromkeys(entry["busy"], Instance.State.BUSY))
-        for instance, beats in zip(instances, beating, strict=True):
+        for instance, beats, booting in zip(instances, beating, preloading, strict=True):
             if instance.state == Instance.State.STOPPING:
                 continue
-            state = holding.get(instance.worker_id) or (
-                Instance.State.IDLE if beats else Instance.State.STARTING
-            )
+            state = holding.get(instance.worker_id)
+            if state is None and booting:
+                state = Instance.State.SETTING_UP
+            elif state is None:
+                state = Instance.State.IDLE if beats else Instance.State.STARTING
             fields = []
             if state != instance.state:
                 instance.state = state
@@ -227,7 +231,11 @@ class Supervisor:
                     )
                     break
                 used = used + need
-                current.append(self._start(deployment, release))
+                # Started to keep min_instances warm (no work waits): boot the model now.
+                # Started for waiting work: its first prediction boots it, with the setup
+                # logs in that prediction's logs.
+                warm = entry["waiting"] == 0
+                current.append(self._start(deployment, release, preload=warm))
         elif len(current) > target:
             idle = [
                 i
@@ -246,7 +254,7 @@ class Supervisor:
 
     # --- processes -------------------------------------------------------------------------
 
-    def _start(self, deployment: Deployment, release) -> Instance:
+    def _start(self, deployment: Deployment, release, *, preload: bool = False) -> Instance:
         instance = Instance(deployment=deployment, release=release, host=self.host)
         instance.worker_id = f"instance-{instance.pk}"
         instance.save()
@@ -260,6 +268,8 @@ class Supervisor:
             "1",
         ]
         env = {**os.environ, "SELFREP_WORKER_ID": instance.worker_id, "SELFREP_BOOTSTRAP": "0"}
+        if preload:
+            env["SELFREP_PRELOAD_VERSION"] = str(release.version_id)
         log = open(self.log_dir / f"{instance.pk}.log", "ab")  # noqa: SIM115 (kept by the child)
         try:
             process = subprocess.Popen(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.catalog.models import Version
 from apps.core.links import stored_file_url
+from apps.core.redis import client
 from apps.predictions import events, limits
 from apps.predictions.lifecycle import (
     OUTAGE_PATIENCE,
@@ -295,3 +296,32 @@ def _record_setup(version: Version, outcome) -> None:
             setup_logs=limits.cap_logs(outcome.setup.logs),
             setup_seconds=outcome.setup.seconds,
         )
+
+
+def setting_up_key(worker: str) -> str:
+    """Set while a worker boots a model before any prediction asked (a warm instance)."""
+    return f"selfrep:worker:{worker}:setting-up"
+
+
+def preload(version_pk: int) -> None:
+    """Boot a version's model process in this worker's pool ahead of its predictions; what
+    setup() prints goes to the worker's log. Failures are logged: the first prediction then
+    boots it again and reports the failure on the prediction."""
+    key = setting_up_key(worker_id())
+    try:
+        version = Version.objects.get(pk=version_pk)
+        client().set(key, "1", ex=settings.MODEL_SETUP_TIMEOUT + 60)
+        setup = get_pool().preload(
+            version_spec(version), on_event=lambda kind, data: logger.info("%s", str(data).rstrip())
+        )
+        logger.info("model of version %s is warm (%s)", version.digest[:12], setup)
+    except Exception:
+        logger.exception("could not boot version %s ahead of its predictions", version_pk)
+    finally:
+        try:
+            client().delete(key)
+        except Exception:
+            logger.warning("could not clear %s", key, exc_info=True)
+    # The model process is told to die with the thread that started it (PR_SET_PDEATHSIG
+    # follows the thread, not the process): this one stays until the worker ends.
+    threading.Event().wait()

@@ -186,6 +186,12 @@ class ModelPool:
         )
         return {"sandbox": box, "forwards": forwards}
 
+    def preload(self, spec: VersionSpec, on_event: EventHandler) -> SetupInfo | None:
+        """Start the version's model process (and run its setup()) before any prediction asks:
+        a deployment's warm instance. A prediction arriving meanwhile waits for this start."""
+        _process, setup = self._acquire(spec, on_event)
+        return setup
+
     def run(
         self,
         spec: VersionSpec,

@@ -153,6 +153,40 @@ def test_scales_from_zero_to_two_and_back_to_zero(platform, hello, cast):
     )
 
 
+def test_min_instances_keep_a_warm_model(platform, hello, cast):
+    http = api(platform, cast.alice)
+    create(http, "warm", hello, min_instances=1, max_instances=1)
+    # Started with no work waiting, the instance boots its model before any prediction.
+    wait_for(
+        lambda: (
+            Instance.objects.filter(deployment__name="warm", state="idle").exists()
+            and "model of version" in platform_instance_log("warm")
+        ),
+        60,
+        "a warm instance",
+        platform.logs,
+    )
+    first = http.post(
+        "/deployments/alice/warm/predictions",
+        json={"input": {"text": "w"}},
+        headers={"Prefer": "wait"},
+    ).json()
+    assert first["status"] == "succeeded", first
+    assert "(cold boot)" not in first["logs"]
+    http.patch("/deployments/alice/warm", json={"min_instances": 0, "max_instances": 0})
+    wait_for(lambda: online("warm") == 0, 30, "its instances to stop", platform.logs)
+
+
+def platform_instance_log(name: str) -> str:
+    from django.conf import settings
+
+    instance = Instance.objects.filter(deployment__name=name).first()
+    if instance is None:
+        return ""
+    path = settings.VAR_DIR / "instances" / f"{instance.pk}.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def _second_version(hello, tmp_path):
     directory = tmp_path / "hello2"
     directory.mkdir()
@@ -341,5 +375,5 @@ def test_the_npm_client_runs_a_deployment(platform, hello, cast, node_client, tm
 @pytest.fixture(autouse=True)
 def _no_stray_deployment_messages(platform):
     yield
-    for name in ("greeter", "rolling", "switch", "py-client", "node-client"):
+    for name in ("greeter", "warm", "rolling", "switch", "py-client", "node-client"):
         broker.flush(f"deployment.alice.{name}")
