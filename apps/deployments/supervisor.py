@@ -40,6 +40,18 @@ SEEN_EVERY = 5.0  # seconds between writes of `seen_at`
 KILL_AFTER_SHUTDOWN = 10.0  # seconds the supervisor's own shutdown waits before SIGKILL
 
 
+def _is_instance_process(pid: int, worker_id: str) -> bool:
+    """Whether `pid` still is that instance's worker (after a reboot the number may belong to
+    another process): its environment names the worker id it was given."""
+    if not procgroup.running(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return f"SELFREP_WORKER_ID={worker_id}".encode() in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
 class Supervisor:
     def __init__(self, log_dir=None) -> None:
         self.host = settings.INSTANCE_HOST
@@ -71,7 +83,7 @@ class Supervisor:
         """Instances a previous supervisor on this host left online: close their records at
         their last sign of life, stopping any that still run (they are not ours to watch)."""
         for instance in Instance.objects.filter(host=self.host, state__in=Instance.ONLINE):
-            if instance.pid and procgroup.running(instance.pid):
+            if instance.pid and _is_instance_process(instance.pid, instance.worker_id):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(instance.pid, signal.SIGKILL)
                 stopped_at = timezone.now()
@@ -96,6 +108,7 @@ class Supervisor:
             )
         )
         self._reap(instances, now)
+        self._stop_unrecorded({str(i.pk) for i in instances})
         instances = [i for i in instances if i.is_online]
         work = self._work([d.full_name for d in deployments])
         self._observe_states(instances, work, now)
@@ -164,6 +177,23 @@ class Supervisor:
             self.processes.pop(key, None)
             self.stop_sent.pop(key, None)
 
+    def _stop_unrecorded(self, recorded: set[str]) -> None:
+        """Processes of ours whose instance row is gone (deleted with its deployment): stop
+        them, and forget them once they ended."""
+        for key, process in list(self.processes.items()):
+            if key in recorded:
+                continue
+            if process.poll() is not None:
+                self.processes.pop(key)
+                self.stop_sent.pop(key, None)
+            elif key not in self.stop_sent:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+                self.stop_sent[key] = time.monotonic()
+            elif time.monotonic() - self.stop_sent[key] > settings.AUTOSCALER_STOP_TIMEOUT:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
     def _observe_states(self, instances: list[Instance], work, now) -> None:
         """starting -> idle once the worker beats; busy / setting up while it holds work."""
         if not instances:
@@ -218,9 +248,9 @@ class Supervisor:
         live = [i for i in instances if i.state != Instance.State.STOPPING]
         # A new release: old instances finish what they hold and stop; new ones start below.
         for instance in live:
-            if instance.release_id != release.pk or target == 0:
+            if instance.release_id != release.pk or obs.off:
                 self._stop(instance)
-        current = [i for i in live if i.release_id == release.pk and target > 0]
+        current = [i for i in live if i.release_id == release.pk and not obs.off]
         if len(current) < target:
             need = capacity.demand(release.hardware)
             for _ in range(target - len(current)):
@@ -304,24 +334,30 @@ class Supervisor:
             os.killpg(instance.pid, signal.SIGKILL)
 
     def shutdown(self) -> None:
-        """Stop every instance this supervisor started, and record when each stopped."""
-        close_old_connections()
-        instances = list(Instance.objects.filter(pk__in=list(self.processes)))
-        for instance in instances:
-            if instance.is_online:
-                self._stop(instance)
+        """Stop every instance this supervisor started (its processes, whatever the database
+        still says of them), and record when each stopped."""
+        for key, process in self.processes.items():
+            if key not in self.stop_sent and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_AFTER_SHUTDOWN
-        for instance in instances:
-            process = self.processes[str(instance.pk)]
+        ended = {}
+        for key, process in self.processes.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self._kill(instance)
-                process.wait()
+                logger.warning("instance %s did not stop in time; killing it", key)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # its model processes, if any outlived it
-            instance.state = Instance.State.STOPPED
-            instance.stopped_at = timezone.now()
-            instance.save(update_fields=["state", "stopped_at"])
+                os.killpg(process.pid, signal.SIGKILL)  # and whatever of its group outlived it
+            process.wait()
+            ended[key] = timezone.now()
         self.processes.clear()
-        self.meter.flush(timezone.now() + timedelta(minutes=1))
+        try:
+            close_old_connections()
+            for key, stopped_at in ended.items():
+                Instance.objects.filter(pk=key, stopped_at__isnull=True).update(
+                    state=Instance.State.STOPPED, stopped_at=stopped_at
+                )
+            self.meter.flush(timezone.now() + timedelta(minutes=1))
+        except Exception:  # the processes are stopped; a record that cannot be written is logged
+            logger.exception("could not record the end of the instances")

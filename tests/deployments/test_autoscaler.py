@@ -97,7 +97,20 @@ def test_a_crashed_supervisors_instances_are_closed_at_their_last_sign_of_life(
         started_at=seen - timedelta(minutes=5),
         seen_at=seen,
     )
-    orphan_process = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    orphan_process = subprocess.Popen(
+        ["sleep", "300"], start_new_session=True, env={**os.environ, "SELFREP_WORKER_ID": "orphan"}
+    )
+    # After a reboot a recorded pid may be another process's: never killed.
+    stranger_process = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    stranger = Instance.objects.create(
+        deployment=deployment,
+        release=deployment.current_release,
+        host="this-host",
+        worker_id="stranger",
+        pid=stranger_process.pid,
+        state=Instance.State.IDLE,
+        seen_at=seen,
+    )
     orphan = Instance.objects.create(
         deployment=deployment,
         release=deployment.current_release,
@@ -117,10 +130,14 @@ def test_a_crashed_supervisors_instances_are_closed_at_their_last_sign_of_life(
     try:
         Supervisor(log_dir=settings.VAR_DIR / "test-instances").recover()
         orphan_process.wait(timeout=10)  # it was killed
+        assert stranger_process.poll() is None
     finally:
-        if orphan_process.poll() is None:
-            os.killpg(orphan_process.pid, signal.SIGKILL)
-            orphan_process.wait()
+        for process in (orphan_process, stranger_process):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    stranger.refresh_from_db()
+    assert stranger.state == Instance.State.STOPPED and stranger.stopped_at == seen
     dead.refresh_from_db()
     assert dead.state == Instance.State.STOPPED and dead.stopped_at == seen
     orphan.refresh_from_db()

@@ -41,6 +41,10 @@ class Command(BaseCommand):
             "--threads",
             str(threads),
         ]
+        # Stopping (SIGTERM) lets the prediction in hand finish: wait as long as one may take
+        # (Dramatiq's default is 10 minutes).
+        grace = settings.PREDICTION_TIME_LIMIT + settings.MODEL_SETUP_TIMEOUT + 60
+        argv += ["--worker-shutdown-timeout", str(grace * 1000)]
         if queues:
             argv += ["--queues", *queues]
             os.environ["SELFREP_WORKER_QUEUES"] = ",".join(queues)
