@@ -15,6 +15,8 @@ urlpatterns = [
     path("media/<path:path>", core_views.media, name="media"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.explore.urls")),
+    # Before the model page's `<owner>/<name>` patterns ("deployments" is a reserved name).
+    path("", include("apps.deployments.urls")),
     path("", include("apps.predictions.urls")),
     path("", include("apps.catalog.urls")),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import HttpResponse
 from ninja import File, Router, Status
 from ninja.files import UploadedFile
@@ -280,7 +281,15 @@ def version_delete(request, owner: str, name: str, version_id: str):
         raise ApiError(
             409, "Cannot delete version", "Other accounts have run predictions with this version."
         )
+    try:
+        with transaction.atomic():
+            version.delete()
+    except ProtectedError:  # a release of a deployment runs it (apps/deployments)
+        raise ApiError(
+            409,
+            "Cannot delete version",
+            "A deployment uses this version; change or delete the deployment first.",
+        ) from None
     version.artifact.delete(save=False)
-    version.delete()
     model.refresh_latest_version()
     return HttpResponse(status=204)

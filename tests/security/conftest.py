@@ -18,8 +18,10 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from apps.accounts.models import Account, ApiToken
+from apps.billing.models import Hardware
 from apps.catalog.models import Collection, Model, Version
 from apps.core.redis import client as redis_client
+from apps.deployments import services as deployment_services
 from apps.files.models import File
 from apps.files.services import file_create, file_download_path
 from apps.predictions.models import Prediction
@@ -32,7 +34,7 @@ ROLES = ("owner", "member", "outsider", "anonymous")
 
 # Fields that change on reads by design: the token's last use, the user's last login.
 VOLATILE_FIELDS = {"last_used_at", "last_login"}
-OUR_APPS = {"accounts", "catalog", "predictions", "files", "billing"}
+OUR_APPS = {"accounts", "catalog", "predictions", "files", "billing", "deployments"}
 
 
 @dataclass
@@ -171,6 +173,20 @@ def world(cast, settings, tmp_path) -> World:
         content_type="text/plain",
         metadata={"hush": True},
     )
+    # acme/hush-deploy: a deployment of acme/hush-deployed (private, one version), release 1,
+    # nothing online.
+    deployed = make_model(acme, "hush-deployed", "private", description="hush deployed")
+    deployed_version = make_version(deployed, "e" * 64)
+    deployment = deployment_services.deployment_create(
+        owner=acme,
+        name="hush-deploy",
+        model=deployed,
+        config=deployment_services.check_config(
+            deployed_version, Hardware.objects.get(sku="cpu"), 0, 1
+        ),
+        by=acme,
+        user=cast.alice.user,
+    )
     collection = Collection.objects.create(slug="widgets", name="Widgets", description="Widgets")
     collection.models.add(private, public)
     for account in Account.objects.all():
@@ -190,7 +206,11 @@ def world(cast, settings, tmp_path) -> World:
         file=file,
         collection=collection,
         output_path=output_path,
-        extra={"private_on_public": private_on_public, "shared_done": shared_done},
+        extra={
+            "private_on_public": private_on_public,
+            "shared_done": shared_done,
+            "deployment": deployment,
+        },
     )
 
 

@@ -108,6 +108,30 @@ SETTINGS_FORM = {
     "readme": "changed",
 }
 
+DEPLOYMENT_FORM = {
+    "owner": "acme",
+    "name": "new-deploy",
+    "model": "acme/hush-deployed",
+    "version": "",
+    "hardware": "cpu",
+    "min_instances": "0",
+    "max_instances": "1",
+}
+DEPLOYMENT_API = {
+    "owner": "acme",
+    "name": "new-deploy",
+    "model": "acme/hush-deployed",
+    "hardware": "cpu",
+    "min_instances": 0,
+    "max_instances": 1,
+}
+DEPLOYMENT_SETTINGS = {
+    "version": "e" * 64,
+    "hardware": "cpu",
+    "min_instances": "0",
+    "max_instances": "2",
+}
+
 API = {
     # The stream URL is a capability: whoever holds it reads the stream, without a token
     # (browsers' EventSource sends none). It is handed out only with the prediction (the API
@@ -235,6 +259,11 @@ API = {
             E(409, 409, 403, 401),
             "public",
         ),
+        DELETE(
+            P("/v1/models/acme/hush-deployed/versions/" + "e" * 64),
+            E(409, 409, 404, 401),
+            "deployed",
+        ),
     ],
     "v1:collection_list": [GET(P("/v1/collections"), E(200, 200, 200, 401))],
     "v1:collection_get": [
@@ -286,6 +315,38 @@ API = {
             lambda w: w.file_download().replace("signature=", "signature=0"),
             E(404, 404, 404, 404),
             "forged",
+        ),
+    ],
+    # Deployments answer the tokens of the owning account and of its members' users only.
+    "v1:deployment_list": [GET(P("/v1/deployments"), E(200, 200, 200, 401))],
+    "v1:deployment_create": [
+        POST(
+            P("/v1/deployments"),
+            E(200, 200, 422, 401),
+            "for acme",
+            data=DEPLOYMENT_API,
+            json=True,
+        ),
+    ],
+    "v1:deployment_get": [
+        GET(P("/v1/deployments/{w.extra[deployment].full_name}"), E(200, 200, 404, 401)),
+    ],
+    "v1:deployment_update": [
+        PATCH(
+            P("/v1/deployments/{w.extra[deployment].full_name}"),
+            E(200, 200, 404, 401),
+            data={"max_instances": 3},
+        ),
+    ],
+    "v1:deployment_delete": [
+        DELETE(P("/v1/deployments/{w.extra[deployment].full_name}"), E(204, 204, 404, 401)),
+    ],
+    "v1:deployment_prediction_create": [
+        POST(
+            P("/v1/deployments/{w.extra[deployment].full_name}/predictions"),
+            E(201, 201, 404, 401),
+            data=API_INPUT,
+            json=True,
         ),
     ],
     "v1:webhooks_default_secret": [
@@ -450,6 +511,72 @@ PAGES = {
     "dashboard": [
         GET(P("/dashboard"), E(200, 200, 200, LOGIN), "own"),
         GET(P("/dashboard?account=acme"), E(200, 200, 404, LOGIN), "acme's"),
+    ],
+    # Deployment pages: members of the owning account only; everyone else gets a 404.
+    "deployments": [
+        GET(P("/deployments"), E(200, 200, 200, LOGIN), "own"),
+        GET(P("/deployments?account=acme"), E(200, 200, 404, LOGIN), "acme's"),
+        GET(P("/deployments?all=1"), E(200, 200, 200, LOGIN), "all"),
+    ],
+    "deployment_create": [
+        # The form repeats the link's ?model= (the visitor's own words), nothing more.
+        GET(
+            P("/deployments/create?model=acme/hush-deployed"),
+            E(200, 200, 200, LOGIN),
+            no_hush_for=(),
+        ),
+        GET(P("/deployments/create"), E(200, 200, 200, LOGIN), "empty"),
+        POST(P("/deployments/create"), E(302, 302, 422, LOGIN), "for acme", data=DEPLOYMENT_FORM),
+        POST(
+            P("/deployments/create"),
+            E(422, 422, 422, LOGIN),
+            "for charlie, of acme's private model",
+            data={**DEPLOYMENT_FORM, "owner": "charlie"},
+        ),
+    ],
+    "deployment_estimate": [
+        GET(
+            P("/deployments/estimate?hardware=cpu&min_instances=0&max_instances=2"),
+            E(200, 200, 200, LOGIN),
+        )
+    ],
+    "deployment": [
+        GET(P("/deployments/{w.extra[deployment].full_name}"), E(200, 200, 404, LOGIN)),
+        GET(P("/deployments/{w.extra[deployment].full_name}?window=day"), E(200, 200, 404, LOGIN)),
+    ],
+    "deployment_instances": [
+        GET(P("/deployments/{w.extra[deployment].full_name}/instances"), E(200, 200, 404, LOGIN)),
+    ],
+    "deployment_run": [
+        POST(
+            P("/deployments/{w.extra[deployment].full_name}/predictions"),
+            E(302, 302, 404, LOGIN),
+            data=RUN_INPUT,
+        ),
+    ],
+    "deployment_settings": [
+        POST(
+            P("/deployments/{w.extra[deployment].full_name}/settings"),
+            E(302, 302, 404, LOGIN),
+            data=DEPLOYMENT_SETTINGS,
+        ),
+    ],
+    "deployment_rollback": [
+        POST(
+            P("/deployments/{w.extra[deployment].full_name}/rollback"),
+            E(302, 302, 404, LOGIN),
+            data={"number": "1"},
+        ),
+    ],
+    "deployment_disable": [
+        POST(
+            P("/deployments/{w.extra[deployment].full_name}/disable"),
+            E(302, 302, 404, LOGIN),
+            data={"disabled": "1"},
+        ),
+    ],
+    "deployment_delete": [
+        POST(P("/deployments/{w.extra[deployment].full_name}/delete"), E(302, 302, 404, LOGIN)),
     ],
     "prediction_detail": [
         GET(P("/p/{w.prediction.id}"), E(200, 200, 404, 404), "private"),
