@@ -16,9 +16,8 @@ class AccountOut(Schema):
     avatar_url: str | None = None
 
 
-@router.get("/account", response=AccountOut, summary="Get the authenticated account")
-def account_get(request):
-    account = request.auth
+def account_json(request, account) -> dict:
+    """An account as the API shows it (also a release's `created_by`)."""
     return {
         "type": account.type,
         "username": account.name,
@@ -26,3 +25,8 @@ def account_get(request):
         "github_url": account.github_url or None,
         "avatar_url": absolute_url(request, reverse("avatar", args=[account.name])),
     }
+
+
+@router.get("/account", response=AccountOut, summary="Get the authenticated account")
+def account_get(request):
+    return account_json(request, request.auth)

@@ -6,13 +6,12 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
-from django.urls import reverse
 from ninja import Router
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from apps.accounts.api import account_json
 from apps.accounts.models import Account
 from apps.catalog.access import account_can_manage
-from apps.core.links import absolute_url
 from apps.core.pagination import paginate
 from apps.core.problems import ApiError, not_found
 from apps.deployments import services
@@ -35,25 +34,17 @@ def problem(exc: services.DeploymentProblem) -> ApiError:
     return ApiError(exc.status, title, exc.message, **extra)
 
 
-def account_json(request, account: Account | None) -> dict | None:
-    if account is None:
-        return None
-    return {
-        "type": account.type,
-        "username": account.name,
-        "name": account.display_name,
-        "github_url": account.github_url or None,
-        "avatar_url": absolute_url(request, reverse("avatar", args=[account.name])),
-    }
-
-
 def release_json(request, release: Release) -> dict:
     return {
         "number": release.number,
         "model": release.deployment.model.full_name,
         "version": release.version.digest,
         "created_at": timestamp(release.created_at),
-        "created_by": account_json(request, release.created_by_account),
+        "created_by": (
+            account_json(request, release.created_by_account)
+            if release.created_by_account
+            else None
+        ),
         "configuration": {
             "hardware": release.hardware.sku,
             "min_instances": release.min_instances,
@@ -91,11 +82,21 @@ def _get(account: Account, owner: str, name: str) -> Deployment:
     return deployment
 
 
-class DeploymentIn(BaseModel):
+class _JsonObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, body: Any) -> Any:
+        if not isinstance(body, dict):
+            raise ApiError(400, "Invalid body", "The request body must be a JSON object.")
+        return body
+
+
+class DeploymentIn(_JsonObject):
     """The body of POST /v1/deployments (values are checked by the service, so that every
     problem is reported the same way on the API and the website)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Any = Field(json_schema_extra={"type": "string"})
     model: Any = Field(json_schema_extra={"type": "string"}, description="owner/name")
     version: Any = Field(None, json_schema_extra={"type": "string"}, description="a version id")
@@ -108,27 +109,12 @@ class DeploymentIn(BaseModel):
         description="The account that owns it (default: the token's); one of your organizations.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, body: Any) -> Any:
-        if not isinstance(body, dict):
-            raise ApiError(400, "Invalid body", "The request body must be a JSON object.")
-        return body
 
-
-class DeploymentPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DeploymentPatch(_JsonObject):
     version: Any = Field(None, json_schema_extra={"type": "string"})
     hardware: Any = Field(None, json_schema_extra={"type": "string"})
     min_instances: Any = Field(None, json_schema_extra={"type": "integer"})
     max_instances: Any = Field(None, json_schema_extra={"type": "integer"})
-
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, body: Any) -> Any:
-        if not isinstance(body, dict):
-            raise ApiError(400, "Invalid body", "The request body must be a JSON object.")
-        return body
 
 
 @router.get("/deployments", url_name="deployment_list", summary="List deployments")
