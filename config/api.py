@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.api import router as account_router
 from apps.accounts.auth import INVALID, TokenAuth
+from apps.billing.api import router as billing_router
 from apps.catalog.api import router as catalog_router
 from apps.core.busy import busy_problem, is_database_busy
 from apps.core.jsonbody import BodyParser
@@ -36,6 +37,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", account_router)
+api.add_router("", billing_router)
 api.add_router("", catalog_router)
 api.add_router("", predictions_router)
 api.add_router("", files_router)

@@ -16,7 +16,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded_redis import embedded_socket_path
-from config.env import envbool, envfloat, envint, envlist, envsecret, envstr, stored_secret
+from config.env import (
+    envbool,
+    envdecimal,
+    envfloat,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+    stored_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR") or BASE_DIR / "var").resolve()
@@ -284,6 +293,19 @@ INSTANCE_MEMORY_GB = envint(
 )
 INSTANCE_GPUS = envint("INSTANCE_GPUS", 0)
 INSTANCE_HOST = envstr("INSTANCE_HOST") or socket.gethostname()
+
+# Billing (apps/billing; docs/billing.md): the operator's default monthly spend limit per
+# account (empty: none), how often an online deployment instance's time goes into the ledger,
+# and where spend alerts are mailed from (console backend unless EMAIL_BACKEND says SMTP).
+BILLING_DEFAULT_SPEND_LIMIT = envdecimal("BILLING_DEFAULT_SPEND_LIMIT")
+BILLING_INSTANCE_INTERVAL = envint("BILLING_INSTANCE_INTERVAL", 300)
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "billing@localhost")
 
 LOGGING = {
     "version": 1,

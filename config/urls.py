@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("media/<path:path>", core_views.media, name="media"),
     path("", include("apps.accounts.urls")),
+    path("", include("apps.billing.urls")),
     path("", include("apps.explore.urls")),
     # Before the model page's `<owner>/<name>` patterns ("deployments" is a reserved name).
     path("", include("apps.deployments.urls")),

@@ -134,7 +134,7 @@ ALLOWED_APP_IMPORTS = {
     "core": set(),
     "accounts": {"core"},
     "runtime": {"core"},
-    "billing": {"core"},
+    "billing": {"core", "accounts"},
     "files": {"core", "accounts"},
     "catalog": {"core", "accounts", "billing", "files", "runtime"},
     "predictions": {"core", "accounts", "billing", "files", "runtime", "catalog"},

@@ -23,9 +23,11 @@ class ModelAdmin(admin.ModelAdmin):
         "featured",
         "run_count",
         "default_hardware",
+        "price_unit",
+        "unit_price",
         "created_at",
     ]
-    list_filter = ["visibility", "featured", "default_hardware"]
+    list_filter = ["visibility", "featured", "default_hardware", "price_unit"]
     list_editable = ["featured"]
     search_fields = ["name", "owner__name", "description"]
     raw_id_fields = ["owner", "latest_version"]

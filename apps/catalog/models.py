@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.accounts.models import Account, HttpsURLField, User
-from apps.billing.models import Hardware
+from apps.billing.models import Hardware, PriceUnit, positive_price
 from apps.runtime import schema
 
 DEFAULT_HARDWARE = "cpu"
@@ -73,6 +73,18 @@ class Model(models.Model):
     default_hardware = models.ForeignKey(
         Hardware, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Set by the operator (the admin): a unit price replaces time pricing for this model.
+    price_unit = models.CharField(
+        max_length=12, choices=PriceUnit.choices, blank=True, default=PriceUnit.SECOND
+    )
+    unit_price = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[positive_price],
+        help_text="Dollars per unit; only with a price unit other than seconds.",
+    )
     run_count = models.PositiveBigIntegerField(default=0)
     featured = models.BooleanField(default=False)
     latest_version = models.ForeignKey(
@@ -104,6 +116,17 @@ class Model(models.Model):
     def can_manage(self, user) -> bool:
         """Members of the owning account may push versions and change settings."""
         return self.owner.is_member(user)
+
+    @property
+    def is_unit_priced(self) -> bool:
+        return bool(self.price_unit) and self.unit_price is not None
+
+    def clean(self) -> None:
+        super().clean()
+        if self.price_unit and self.unit_price is None:
+            raise ValidationError({"unit_price": "A unit price is needed with a price unit."})
+        if not self.price_unit and self.unit_price is not None:
+            raise ValidationError({"price_unit": "Choose what the unit price is per."})
 
     def hardware(self) -> Hardware | None:
         return self.default_hardware or Hardware.objects.filter(sku=DEFAULT_HARDWARE).first()

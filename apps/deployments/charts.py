@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from apps.core.charts import nice_step
 from apps.deployments.models import Deployment, MinuteMetric
 
 WIDTH, HEIGHT = 960, 220
@@ -148,18 +149,6 @@ def _fold(start: datetime, rows: list[tuple], minutes: int) -> Bucket:
 
 
 # --- axes -------------------------------------------------------------------------------------
-
-
-def nice_step(top: float, ticks: int = 4) -> float:
-    """A step of 1, 2 or 5 times a power of ten giving about `ticks` steps up to `top`."""
-    if top <= 0:
-        return 1.0
-    raw = top / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if raw <= factor * power:
-            return factor * power
-    return 10 * power
 
 
 def number_label(value: float) -> str:

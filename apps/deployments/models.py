@@ -143,6 +143,8 @@ class Instance(models.Model):
     seen_at = models.DateTimeField(default=timezone.now)
     stopped_at = models.DateTimeField(null=True, blank=True)
     last_busy_at = models.DateTimeField(null=True, blank=True)
+    # How far its online time is in the billing ledger (None: nothing yet, from started_at).
+    metered_until = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

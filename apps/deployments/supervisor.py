@@ -27,8 +27,9 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from apps.billing import limits
 from apps.core.redis import client as redis_client
-from apps.deployments import capacity, metrics, policy
+from apps.deployments import capacity, metering, metrics, policy
 from apps.deployments.models import Deployment, Instance
 from apps.predictions.models import Prediction
 from apps.predictions.worker import alive_key, setting_up_key
@@ -93,6 +94,7 @@ class Supervisor:
             instance.stopped_at = stopped_at
             instance.error = "its supervisor stopped; closed at its last sign of life"
             instance.save(update_fields=["state", "stopped_at", "error"])
+        metering.record_host(self.host, timezone.now())
 
     def tick(self) -> None:
         close_old_connections()
@@ -121,6 +123,7 @@ class Supervisor:
         for deployment in deployments:
             used = self._scale(deployment, by_deployment[deployment.pk], work, used, now)
         self.meter.record(deployments, instances, work, now)
+        metering.record_host(self.host, now)
         if time.monotonic() - self.last_seen_write >= SEEN_EVERY:
             Instance.objects.filter(pk__in=[i.pk for i in instances if i.is_online]).update(
                 seen_at=now
@@ -251,7 +254,10 @@ class Supervisor:
             if instance.release_id != release.pk or obs.off:
                 self._stop(instance)
         current = [i for i in live if i.release_id == release.pk and not obs.off]
-        if len(current) < target:
+        refusal = limits.is_blocked(deployment.owner) if len(current) < target else None
+        if refusal is not None:
+            note = f"not starting instances: {refusal.detail}"
+        elif len(current) < target:
             need = capacity.demand(release.hardware)
             for _ in range(target - len(current)):
                 if not (used + need).fits_in(capacity.machine()):
@@ -359,5 +365,6 @@ class Supervisor:
                     state=Instance.State.STOPPED, stopped_at=stopped_at
                 )
             self.meter.flush(timezone.now() + timedelta(minutes=1))
+            metering.record_host(self.host, timezone.now())
         except Exception:  # the processes are stopped; a record that cannot be written is logged
             logger.exception("could not record the end of the instances")

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.context import acting_accounts, current_account, find_acting_account
+from apps.billing.limits import SpendLimitReached
 from apps.catalog.inputs import snippet_input
 from apps.catalog.models import Model
 from apps.core.links import public_base
@@ -285,6 +286,8 @@ def deployment_run(request, owner: str, name: str):
             )
     except DeploymentProblem as problem:
         return _detail(request, deployment, status=problem.status, run_error=problem.message)
+    except SpendLimitReached as refusal:
+        return _detail(request, deployment, status=402, run_error=refusal.detail)
     return redirect("prediction_detail", prediction_id=prediction.id)
 
 

@@ -6,9 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.accounts.context import acting_accounts, current_account, find_acting_account
+from apps.billing import limits
+from apps.billing.models import SpendAlert, month_of
 from apps.catalog.models import Collection, Model
 from apps.catalog.search import collection_search, model_search, search_terms
 from apps.explore.forms import PredictionFilterForm
@@ -122,6 +125,9 @@ def dashboard(request):
     your_models = list(owned[: YOUR_MODELS_LIMIT + 1])
     context["your_models"] = your_models[:YOUR_MODELS_LIMIT]
     context["more_models"] = len(your_models) > YOUR_MODELS_LIMIT
+    if account.is_admin(request.user):  # money is for the account's owners only
+        alerts = SpendAlert.objects.filter(account=account, month=month_of(timezone.now()))
+        context["spend_alerts"] = [limits.alert_sentence(alert) for alert in alerts[:1]]
     return render(request, "explore/dashboard.html", context)
 
 

@@ -15,11 +15,10 @@ from urllib.parse import unquote, urlsplit
 
 from django.utils import timezone
 
-from apps.predictions import events
+from apps.predictions import events, metering
 from apps.predictions.models import Prediction
 from apps.runtime import schema
 
-CPU_PRICE_PER_SECOND = Decimal("0.0001")  # when the model has no hardware of its own
 TQDM = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")
 MEDIA_KINDS = ("image", "audio", "video")
 READ_BATCH = 1000
@@ -165,17 +164,28 @@ class Cost:
     amount: Decimal
     hardware: str
     price_per_second: Decimal
+    live: bool = False  # still running: elapsed time at the price, ticked on by the page
+    note: str = ""  # why it is free, or how it was counted
 
 
 def cost_of(prediction: Prediction) -> Cost | None:
-    """predict_time at the price of the model's hardware (CPU's when it has none)."""
-    predict_time = (prediction.metrics or {}).get("predict_time")
-    if predict_time is None:
-        return None
-    hardware = prediction.model.default_hardware
-    price = hardware.price_per_second if hardware else CPU_PRICE_PER_SECOND
-    amount = Decimal(str(predict_time)) * price
-    return Cost(amount, hardware.name if hardware else "CPU", price)
+    """A finished prediction's amount in the ledger (what its rules say until it is
+    recorded); a running one's elapsed time at its hardware's price."""
+    hardware = prediction.model.hardware()
+    name = hardware.name if hardware else "CPU"
+    _sku, price = metering.price_per_second(prediction.model)
+    if not prediction.is_terminal:
+        if prediction.started_at is None or prediction.deployment:
+            return None
+        elapsed = max(0.0, (timezone.now() - prediction.started_at).total_seconds())
+        return Cost(metering.rules.seconds_of(elapsed) * price, name, price, live=True)
+    if prediction.started_at is None and not prediction.deployment:
+        return None  # it never ran: nothing to say
+    usage = metering.recorded(prediction)
+    if usage is not None:
+        return Cost(usage.amount, name, price, note=usage.note)
+    charge = metering.charge_of(prediction)
+    return Cost(charge.amount, name, price, note=charge.note)
 
 
 @dataclass
@@ -230,13 +240,15 @@ def format_seconds(seconds: float) -> str:
 
 
 def status_context(prediction: Prediction) -> dict:
-    """What the status line needs: the prediction and, while it runs, for how long."""
+    """What the status line needs: the prediction and, while it runs, for how long and at
+    what cost so far."""
     since = prediction.started_at or prediction.created_at
     elapsed = 0.0 if prediction.is_terminal else max(0.0, (timezone.now() - since).total_seconds())
     return {
         "prediction": prediction,
         "elapsed": format_seconds(elapsed),
         "elapsed_seconds": elapsed,
+        "cost": cost_of(prediction),
     }
 
 
@@ -251,7 +263,6 @@ def panel_context(prediction: Prediction, *, can_manage: bool) -> dict:
         "output": output_view(prediction, live.chunks if live else None),
         "logs": logs,
         "progress": progress_in(logs),
-        "cost": cost_of(prediction),
         "ws_url": (
             f"/ws/predictions/{prediction.id}/?format=html&after={live.cursor}" if live else ""
         ),

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.catalog.models import Model
 from apps.core.redis import client as redis_client
-from apps.predictions import events
+from apps.predictions import events, metering
 from apps.predictions.models import Prediction
 from apps.predictions.webhooks import prediction_webhook
 
@@ -121,6 +121,11 @@ def prediction_finish(
     if not updated:  # somebody else finished it first (a cancel, the sweeper)
         db_write(prediction.refresh_from_db, patience=OUTAGE_PATIENCE)
         return prediction
+    # In the ledger before `done`: a client that saw it finish finds its usage recorded.
+    try:
+        metering.record(prediction)
+    except DatabaseError:  # the sweeper records what is missing (sweeper.meter_missed)
+        logger.exception("could not record the usage of %s", prediction.pk)
     reason = prediction.done_reason
     failure = error if status == Prediction.Status.FAILED else None
     try:

@@ -17,6 +17,7 @@ from apps.catalog.models import Model, Version
 from apps.catalog.snippets import api_snippets
 from apps.catalog.views import tab_response
 from apps.core.links import public_base
+from apps.predictions import metering
 from apps.predictions.display import output_view
 from apps.predictions.forms import PlaygroundForm, playground_initial
 from apps.predictions.models import Prediction
@@ -104,6 +105,7 @@ def playground_page(
         "version": version,
         "prediction": prediction,
         "playground_form": form,
+        "run_cost": metering.run_cost(model),
     }
     return tab_response(request, "catalog/playground.html", context, status=status)
 

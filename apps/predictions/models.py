@@ -10,6 +10,12 @@ from django.utils import timezone
 from apps.accounts.models import Account, Membership, User
 from apps.catalog.models import Model, Version
 
+# The error of a prediction whose worker died (the sweeper's); such a run is never billed.
+WORKER_DIED = (
+    "The worker running this prediction stopped unexpectedly (it crashed, ran out of memory "
+    "or was killed). Please run it again."
+)
+
 
 def new_prediction_id() -> str:
     """26 lowercase base32 characters of a random UUID, as Replicate and Cog make them."""

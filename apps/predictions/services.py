@@ -17,7 +17,7 @@ from apps.accounts.models import Account, User
 from apps.catalog.models import Version
 from apps.core.db import release_connection
 from apps.core.queue import broker, deployment_queue
-from apps.predictions import events
+from apps.predictions import events, metering
 from apps.predictions.lifecycle import cancel_request, prediction_finish, secrets_keep
 from apps.predictions.models import Prediction
 from apps.predictions.tasks import run_prediction
@@ -53,22 +53,34 @@ def prediction_create(
     deadline: datetime | None = None,
     deployment: str = "",
 ) -> Prediction:
+    """Admit and save a prediction, queued when the surrounding transaction commits. Past
+    the owner's spend limit, raises billing.limits.SpendLimitReached (a 402) and saves
+    nothing."""
+    with transaction.atomic():
+        if not is_example:  # the operator's seeded examples are not anyone's spending
+            metering.admit(owner, version.model, deployment=bool(deployment))
+        return _save(
+            version=version,
+            owner=owner,
+            input=input,
+            created_by=created_by,
+            source=source,
+            is_example=is_example,
+            webhook=webhook,
+            webhook_events_filter=webhook_events_filter,
+            deadline=deadline,
+            deployment=deployment,
+        )
+
+
+def _save(*, version: Version, owner: Account, input: dict, **fields) -> Prediction:
     # Secret inputs never reach the database: the worker gets them through Redis, once.
     names = version.secret_inputs
     secrets = {k: v for k, v in input.items() if k in names and v is not None}
     stored = {k: (SECRET_MASK if k in secrets else v) for k, v in input.items()}
+    fields["webhook_events_filter"] = fields["webhook_events_filter"] or []
     prediction = Prediction.objects.create(
-        owner=owner,
-        created_by=created_by,
-        model=version.model,
-        version=version,
-        source=source,
-        input=stored,
-        is_example=is_example,
-        webhook=webhook,
-        webhook_events_filter=webhook_events_filter or [],
-        deadline=deadline,
-        deployment=deployment,
+        owner=owner, model=version.model, version=version, input=stored, **fields
     )
     if secrets:
         secrets_keep(prediction.id, secrets)

@@ -14,17 +14,18 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from apps.billing import invoices
+from apps.billing.models import UsageRecord
 from apps.core.redis import client
 from apps.files.services import file_purge_expired
+from apps.predictions import metering
 from apps.predictions.lifecycle import prediction_finish
-from apps.predictions.models import Prediction
+from apps.predictions.models import WORKER_DIED, Prediction
 from apps.predictions.services import prediction_enqueue
 from apps.predictions.worker import alive_key
 
-WORKER_DIED = (
-    "The worker running this prediction stopped unexpectedly (it crashed, ran out of memory "
-    "or was killed). Please run it again."
-)
+METER_CATCH_UP_DAYS = 2  # how far back finished predictions are checked for a record
+METER_GRACE = 10  # seconds: a prediction finishing now is being recorded by its finish
 
 
 def is_alive(worker: str) -> bool:
@@ -57,6 +58,8 @@ def sweep() -> dict[str, int]:
     now = timezone.now()
     aborted = _abort_overdue(now)  # first: an overdue prediction is not worth requeueing
     counts = {"requeued": _requeue_lost(now), "failed": _fail_orphans(), "aborted": aborted}
+    counts["metered"] = meter_missed(now)
+    counts["invoiced"] = len(invoices.finalize_due(now))
     counts["purged"] = purge_expired_data(now)
     counts["files_expired"] = file_purge_expired(now=now)
     return counts
@@ -107,6 +110,24 @@ def _fail_orphans() -> int:
             prediction_finish(prediction, status=Prediction.Status.FAILED, error=WORKER_DIED)
             failed += 1
     return failed
+
+
+def meter_missed(now: datetime) -> int:
+    """Finished predictions with no usage record (their finish was cut short between saving
+    the prediction and recording it): record them now. The record's unique key makes this
+    safe against a finish that is recording at the same moment."""
+    since = now - timedelta(days=METER_CATCH_UP_DAYS)
+    recorded = UsageRecord.objects.filter(
+        kind=UsageRecord.Kind.PREDICTION, ended_at__gte=since
+    ).values("object_id")
+    missed = (
+        Prediction.objects.filter(
+            completed_at__gte=since, completed_at__lte=now - timedelta(seconds=METER_GRACE)
+        )
+        .exclude(pk__in=recorded)
+        .select_related("owner", "model__owner", "model__default_hardware", "version")[:500]
+    )
+    return sum(1 for prediction in missed if metering.record(prediction) is not None)
 
 
 def purge_expired_data(now: datetime | None = None) -> int:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from apps.accounts.context import current_account
+from apps.billing.limits import SpendLimitReached
 from apps.catalog.access import get_model_for_user
 from apps.catalog.models import Model, Version
 from apps.core.links import public_base
@@ -73,14 +74,18 @@ def playground_run(request, owner: str, name: str):
     form = PlaygroundForm(version.openapi_schema, data=request.POST, files=request.FILES)
     if not form.is_valid():
         return _invalid(request, model, version, form, can_manage)
-    with transaction.atomic():
-        prediction = prediction_create(
-            version=version,
-            owner=current_account(request) or request.user.account,
-            input=form.cleaned_data["input"],
-            created_by=request.user,
-            source=Prediction.Source.WEB,
-        )
+    try:
+        with transaction.atomic():
+            prediction = prediction_create(
+                version=version,
+                owner=current_account(request) or request.user.account,
+                input=form.cleaned_data["input"],
+                created_by=request.user,
+                source=Prediction.Source.WEB,
+            )
+    except SpendLimitReached as refusal:  # the same sentence as the API's 402
+        form.add_error(None, refusal.detail)
+        return _invalid(request, model, version, form, can_manage, status=402)
     if not request.htmx:
         return redirect("prediction_detail", prediction_id=prediction.id)
     prediction = get_prediction_for_user(request.user, prediction.id)[0]
@@ -88,12 +93,12 @@ def playground_run(request, owner: str, name: str):
     return render(request, PAGE + "#panel", {**context, "show_link": True})
 
 
-def _invalid(request, model: Model, version: Version, form, can_manage: bool):
+def _invalid(request, model: Model, version: Version, form, can_manage: bool, status=422):
     context = {"model": model, "version": version, "form": form, "can_manage": can_manage}
     if request.htmx:  # the form again, errors next to the fields, in place of the old one
-        response = render(request, PLAYGROUND + "#form", context, status=422)
+        response = render(request, PLAYGROUND + "#form", context, status=status)
         return reswap(retarget(response, "#playground-form"), "outerHTML")
-    return render(request, "predictions/playground.html", context, status=422)
+    return render(request, "predictions/playground.html", context, status=status)
 
 
 @require_GET

@@ -1,5 +1,5 @@
 /* The playground and the prediction page: sliders beside number boxes, live updates without
-   duplicates, running time, form errors (422) swapped in place, logs that follow their end.
+   duplicates, running time, form errors (422) and spend-limit refusals (402) swapped in place, logs that follow their end.
    Nothing here writes model output into the page: the server renders and escapes it. */
 (function () {
   "use strict";
@@ -38,10 +38,12 @@
     };
   }
 
-  // Invalid playground input comes back as the form with its errors, status 422: show it.
+  // Invalid playground input comes back as the form with its errors, status 422, and a run
+  // past the spend limit as the form with the refusal, status 402: show them.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
-    if (xhr && xhr.status === 422 && event.target.closest("[data-playground]")) {
+    var refused = xhr && (xhr.status === 422 || xhr.status === 402);
+    if (refused && event.target.closest("[data-playground]")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
@@ -96,6 +98,14 @@
         started.set(element, performance.now() - Number(element.dataset.elapsed) * 1000);
       }
       element.textContent = formatSeconds((performance.now() - started.get(element)) / 1000);
+    });
+    // The cost so far of a running prediction: its elapsed time at its hardware's price.
+    document.querySelectorAll("[data-cost-seconds]").forEach(function (element) {
+      if (!started.has(element)) {
+        started.set(element, performance.now() - Number(element.dataset.costSeconds) * 1000);
+      }
+      var seconds = (performance.now() - started.get(element)) / 1000;
+      element.textContent = (seconds * Number(element.dataset.price)).toFixed(6);
     });
   }, 500);
 

@@ -16,9 +16,11 @@ from django.apps import apps as django_apps
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts.models import Account, ApiToken
-from apps.billing.models import Hardware
+from apps.billing import invoices
+from apps.billing.models import Hardware, month_of
 from apps.catalog.models import Collection, Model, Version
 from apps.core.redis import client as redis_client
 from apps.deployments import services as deployment_services
@@ -189,6 +191,8 @@ def world(cast, settings, tmp_path) -> World:
     )
     collection = Collection.objects.create(slug="widgets", name="Widgets", description="Widgets")
     collection.models.add(private, public)
+    # acme's draft invoice for this month (a money page: owners only).
+    invoice = invoices.build(acme, month_of(timezone.now()))
     for account in Account.objects.all():
         account.webhook_signing_secret()  # made on first use: make it now, before snapshots
     return World(
@@ -210,6 +214,7 @@ def world(cast, settings, tmp_path) -> World:
             "private_on_public": private_on_public,
             "shared_done": shared_done,
             "deployment": deployment,
+            "invoice": invoice,
         },
     )
 

@@ -157,6 +157,8 @@ API = {
         POST(P("/v1/nothing-here"), E(404, 404, 404, 404)),
     ],
     "v1:account_get": [GET(P("/v1/account"), E(200, 200, 200, 401))],
+    # Each token reads its own account's ledger: nobody can name another account.
+    "v1:account_usage": [GET(P("/v1/account/usage"), E(200, 200, 200, 401))],
     "v1:model_list": [GET(P("/v1/models"), E(200, 200, 200, 401))],
     "v1:model_search_query": [
         Req(
@@ -512,6 +514,35 @@ PAGES = {
         GET(P("/dashboard"), E(200, 200, 200, LOGIN), "own"),
         GET(P("/dashboard?account=acme"), E(200, 200, 404, LOGIN), "acme's"),
     ],
+    # Money pages: an account's owners only; an organization's other members get a 403,
+    # everyone else a 404. Everyone sees their own, and the price list is public.
+    "usage": [
+        GET(P("/account/usage"), E(200, 200, 200, LOGIN), "own"),
+        GET(P("/account/usage?account=acme"), E(200, 403, 404, LOGIN), "acme's"),
+        GET(P("/account/usage?account=acme&format=csv"), E(200, 403, 404, LOGIN), "acme's CSV"),
+    ],
+    "billing": [
+        GET(P("/account/billing"), E(200, 200, 200, LOGIN), "own"),
+        GET(P("/account/billing?account=acme"), E(200, 403, 404, LOGIN), "acme's"),
+        POST(
+            P("/account/billing?account=acme"),
+            E(302, 403, 404, LOGIN),
+            "acme's limit",
+            data={"spend_limit": "25"},
+        ),
+    ],
+    "invoice_draft": [
+        POST(
+            P("/account/billing/invoices/draft"),
+            E(302, 403, 404, LOGIN),
+            "acme's",
+            data={"account": "acme"},
+        ),
+    ],
+    "invoice": [
+        GET(P("/account/billing/invoices/{w.extra[invoice].number}"), E(200, 403, 404, LOGIN)),
+    ],
+    "pricing": [GET(P("/pricing"), E(200, 200, 200, 200))],
     # Deployment pages: members of the owning account only; everyone else gets a 404.
     "deployments": [
         GET(P("/deployments"), E(200, 200, 200, LOGIN), "own"),
