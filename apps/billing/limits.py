@@ -127,7 +127,8 @@ def recipients(account: Account) -> list[str]:
 
 
 def check_alerts(account: Account, month: date) -> list[SpendAlert]:
-    """Record (and mail) the thresholds this month's spend has crossed, once each."""
+    """Record the thresholds this month's spend has crossed, once each, and mail the
+    owners about the highest of those just crossed."""
     limit = effective_limit(account)
     if not limit:
         return []
@@ -146,7 +147,8 @@ def check_alerts(account: Account, month: date) -> list[SpendAlert]:
         except IntegrityError:
             continue  # another process recorded it first, and mails it
         made.append(alert)
-        _mail(alert)
+    if made:  # crossing several thresholds at once mails the highest only
+        _mail(made[-1])
     return made
 
 
