@@ -70,7 +70,7 @@ class SpendLimitReached(ApiError):
         reset = resets_at(month)
         detail = (
             f"{account.name} has reached its monthly spend limit of {money(limit)}: "
-            f"{money(spent)} spent so far in {month:%B %Y}, with the work already running. "
+            f"{money(spent)} spent so far in {month:%B %Y}, counting work still running. "
             f"The limit resets on {reset:%B} 1 at 00:00 UTC; an owner of {account.name} can "
             "raise it on the billing page (/account/billing)."
         )
@@ -91,6 +91,8 @@ def admit(account: Account, *, estimate, reserved) -> None:
     billing row locked. Call inside the transaction that also saves the admitted work."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("admit() must run inside the transaction that saves the work")
+    if effective_limit(account) is None:
+        return  # no limit: no lock, one read (the common case, on the hot path)
     row = BillingProfile.objects.select_for_update().filter(account=account).first()
     if row is None:
         try:

@@ -37,7 +37,9 @@ def record(
     if UsageRecord.objects.filter(key=key).exists():
         return None
     # A month already invoiced for good is closed: a late record goes into the next one.
-    month = invoices.open_month(account, month_of(ended_at))
+    # A stretch ending at midnight on the 1st belongs to the month it ran in.
+    last_moment = max(started_at, ended_at - timedelta(microseconds=1))
+    month = invoices.open_month(account, month_of(last_moment))
     try:
         with transaction.atomic():
             usage = UsageRecord.objects.create(
