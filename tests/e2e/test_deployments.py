@@ -6,11 +6,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from decimal import Decimal
 from textwrap import dedent
 
 import httpx
 import pytest
 
+from apps.billing import rules
+from apps.billing.models import UsageRecord
 from apps.catalog.services import version_push
 from apps.core.queue import broker
 from apps.deployments.models import Deployment, Instance
@@ -151,6 +154,27 @@ def test_scales_from_zero_to_two_and_back_to_zero(platform, hello, cast):
     assert workers <= set(
         Instance.objects.filter(deployment__name="greeter").values_list("worker_id", flat=True)
     )
+
+    # The bill: every second each instance was online (setting up, idle, busy), at the CPU
+    # price, once; the deployment's predictions themselves cost nothing more.
+    def billed(instance) -> Decimal:
+        rows = UsageRecord.objects.filter(kind="instance", object_id=str(instance.pk))
+        return sum((row.seconds for row in rows), Decimal(0))
+
+    for instance in Instance.objects.filter(deployment__name="greeter"):
+        online_time = rules.seconds_of(instance.online_seconds)
+        wait_for(lambda i=instance, t=online_time: abs(billed(i) - t) <= Decimal("0.002"),
+                 30, f"{instance} in the ledger", platform.logs)  # fmt: skip
+        for row in UsageRecord.objects.filter(object_id=str(instance.pk)):
+            assert row.amount == row.seconds * Decimal("0.0001") and row.basis == "online"
+            assert row.deployment == "alice/greeter" and row.account == cast.alice.user.account
+    predictions = UsageRecord.objects.filter(kind="prediction", object_id__in=ids)
+    assert predictions.count() == 8 and {row.amount for row in predictions} == {Decimal(0)}
+    usage = http.get("/account/usage").json()["results"]
+    assert {row["kind"] for row in usage if row["deployment"] == "alice/greeter"} == {
+        "instance",
+        "prediction",
+    }
 
 
 def test_min_instances_keep_a_warm_model(platform, hello, cast):

@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from apps.billing.models import UsageRecord
 from apps.predictions.models import Prediction
 
 
@@ -57,6 +58,14 @@ def test_a_worker_killed_mid_prediction_fails_it_and_a_fresh_worker_carries_on(
     assert time.monotonic() - killed_at < 60
     assert failed.status == "failed"
     assert "worker" in failed.error and "stopped unexpectedly" in failed.error
+    # Its message was delivered again to the new worker, which could not claim it: one
+    # record, free (the platform failed, not the model).
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(kind="prediction", object_id=prediction_id).first(),
+        10,
+        "the failed prediction was not recorded",
+    )
+    assert record.amount == 0 and record.note == "its worker died"
 
     next_id = create(platform, cast.alice, models["hello"], text="survivor")
     done = wait_for(
@@ -65,3 +74,10 @@ def test_a_worker_killed_mid_prediction_fails_it_and_a_fresh_worker_carries_on(
         "the next prediction did not succeed:\n" + platform.logs(),
     )
     assert done.output == "hello survivor"
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(kind="prediction", object_id=next_id).first(),
+        10,
+        "the next prediction was not recorded",
+    )
+    assert record.basis == "active" and record.amount == record.seconds * record.unit_price > 0
+    assert UsageRecord.objects.filter(kind="prediction", object_id=prediction_id).count() == 1
