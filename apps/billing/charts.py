@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -60,9 +61,13 @@ class StackedChart:
 
 
 def dollars(value: float) -> str:
+    """An axis label: cents from a dime up, else as many decimals as the value needs."""
     if value == 0:
         return "$0"
-    return f"${value:,.2f}" if value >= 0.1 else f"${value:.4f}".rstrip("0")
+    if value >= 0.1:
+        return f"${value:,.2f}"
+    decimals = min(10, 1 - math.floor(math.log10(value)))
+    return f"${value:.{decimals}f}"
 
 
 def stacked(totals: dict[date, dict[str, Decimal]]) -> StackedChart:

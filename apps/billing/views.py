@@ -54,20 +54,26 @@ def _query(account: Account, **params) -> str:
 @require_GET
 def usage_page(request):
     account = money_account(request)
-    form = UsageFilterForm(
-        request.GET,
-        models=usage.choices(account, "model"),
-        deployments=usage.choices(account, "deployment"),
-    )
-    form.is_valid()
-    data = form.cleaned_data if form.is_valid() else {}
-    by = data.get("by") or "model"
-    status = 200
+    status, range_error = 200, None
     try:
         span = usage.parse_range(request.GET.get("start"), request.GET.get("end"))
     except usage.RangeError as error:
-        form.add_error(error.field if error.field in form.fields else None, str(error))
-        span, status = usage.parse_range(None, None), 422
+        span, status, range_error = usage.parse_range(None, None), 422, error
+    query = request.GET.copy()
+    if range_error is None:  # the range shown, in the date fields
+        query["start"], query["end"] = str(span.start), str(span.end)
+    form = UsageFilterForm(
+        query,
+        models=usage.choices(account, "model"),
+        deployments=usage.choices(account, "deployment"),
+    )
+    if not form.is_valid():  # an unknown model or deployment: said next to its field
+        status = 422
+    data = form.cleaned_data  # the fields that are valid
+    if range_error is not None:
+        field = range_error.field if range_error.field in form.fields else None
+        form.add_error(field, str(range_error))
+    by = data.get("by") or "model"
     model, deployment = data.get("model", ""), data.get("deployment", "")
     rows = usage.records(account, span, model=model, deployment=deployment)
     if request.GET.get("format") == "csv" and status == 200:
