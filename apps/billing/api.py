@@ -21,20 +21,22 @@ router = Router(tags=["account"])
     "`model` and `deployment` (`owner/name`) to filter. Records are paginated like every "
     "list, newest first; amounts are exact decimal strings in US dollars.",
 )
-def account_usage(request):
+def account_usage(
+    request,
+    start: str | None = None,
+    end: str | None = None,
+    group: str = "",
+    model: str = "",
+    deployment: str = "",
+    cursor: str | None = None,
+):
     try:
-        span = usage.parse_range(request.GET.get("start"), request.GET.get("end"))
+        span = usage.parse_range(start, end)
     except usage.RangeError as error:
         raise ApiError(400, f"Invalid {error.field}", str(error)) from None
-    group = request.GET.get("group", "")
     if group not in ("", "daily"):
         raise ApiError(400, "Invalid group", "group can only be `daily` (or left out).")
-    rows = usage.records(
-        request.auth,
-        span,
-        model=request.GET.get("model", ""),
-        deployment=request.GET.get("deployment", ""),
-    )
+    rows = usage.records(request.auth, span, model=model, deployment=deployment)
     if group == "daily":
         totals = usage.daily(rows, span, "model")
         results = [
