@@ -64,7 +64,7 @@ class Meter:
         self.backlog: dict[int, int] = defaultdict(int)
         self.deployments: dict[int, Deployment] = {}
         self.latest: dict[int, tuple[float, float | None]] = {}
-        self.last_purge = 0.0
+        self.last_purge: float | None = None  # purge at the first flush
 
     def record(self, deployments, instances: list[Instance], work: dict, now: datetime) -> None:
         if self.minute is not None and minute_of(now) != self.minute:
@@ -104,7 +104,7 @@ class Meter:
         self.backlog.clear()
         self.deployments = {}
         self.minute = minute_of(now)
-        if time.monotonic() - self.last_purge > PURGE_EVERY:
+        if self.last_purge is None or time.monotonic() - self.last_purge > PURGE_EVERY:
             cutoff = timezone.now() - timedelta(days=settings.DEPLOYMENT_METRICS_DAYS)
             MinuteMetric.objects.filter(minute__lt=cutoff).delete()
             self.last_purge = time.monotonic()
