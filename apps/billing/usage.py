@@ -14,7 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import Account
-from apps.billing.models import UsageRecord
+from apps.billing.models import UsageRecord, month_of
 
 GROUPS = {"model": "model", "hardware": "hardware", "deployment": "deployment"}
 DEFAULT_DAYS = 30
@@ -171,3 +171,13 @@ def csv_text(rows: QuerySet[UsageRecord]) -> str:
         data = record_json(row)
         writer.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
     return out.getvalue()
+
+
+def deployment_month_spend(deployment) -> Decimal:
+    """What a deployment (`owner/name` of `deployment.owner`) cost its account this month."""
+    total = UsageRecord.objects.filter(
+        account=deployment.owner,
+        deployment=deployment.full_name,
+        month=month_of(timezone.now()),
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal(0)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.context import acting_accounts, current_account, find_acting_account
 from apps.billing.limits import SpendLimitReached
+from apps.billing.usage import deployment_month_spend
 from apps.catalog.inputs import snippet_input
 from apps.catalog.models import Model
 from apps.core.links import public_base
@@ -228,6 +229,8 @@ def _detail_context(request, deployment: Deployment, **overrides) -> dict:
         "releases": release_rows(deployment),
         "settings_form": settings_form,
     }
+    if deployment.owner.is_admin(request.user):  # money is for the owners only
+        context["month_spend"] = deployment_month_spend(deployment)
     context.update(overrides)
     context["estimate"] = context["settings_form"].estimate()
     return context

@@ -113,3 +113,13 @@ def test_no_instance_starts_past_the_spend_limit(deployment, settings, tmp_path)
         assert deployment.scaling_note.startswith("not starting instances: acme has reached")
     finally:
         supervisor.shutdown()
+
+
+def test_the_deployment_page_shows_what_it_cost_this_month_to_owners_only(
+    client_for, cast, deployment
+):
+    spend(cast.acme.account, "0.25", model="acme/painter", deployment="acme/web", kind="instance")
+    owner = client_for(cast.alice).get("/deployments/acme/web").content.decode()
+    assert "This month" in owner and "$0.25" in owner
+    member = client_for(cast.bob).get("/deployments/acme/web").content.decode()
+    assert "This month" not in member
