@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -42,6 +43,21 @@ def money_account(request) -> Account:
 
 def _owned(request, accounts: list[Account]) -> list[Account]:
     return [account for account in accounts if account.is_admin(request.user)]
+
+
+def _month_context(request, account: Account) -> dict:
+    """The money pages' heading and this month's spend against the limit."""
+    month = month_of(timezone.now())
+    spent = limits.month_spend(account, month)
+    limit = limits.effective_limit(account)
+    return {
+        "account": account,
+        "accounts": _owned(request, acting_accounts(request.user)),
+        "month": month,
+        "spent": spent,
+        "limit": limit,
+        "percent": int(spent * 100 / limit) if limit else None,
+    }
 
 
 def _query(account: Account, **params) -> str:
@@ -81,22 +97,14 @@ def usage_page(request):
         filename = f"usage-{account.name}-{span.start}-{span.end}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    month = month_of(timezone.now())
-    spent = limits.month_spend(account, month)
-    limit = limits.effective_limit(account)
     context = {
-        "account": account,
-        "accounts": _owned(request, acting_accounts(request.user)),
+        **_month_context(request, account),
         "form": form,
         "span": span,
         "by": by,
         "chart": charts.stacked(usage.daily(rows, span, by)),
         "table": usage.table(rows, by),
         "in_range": sum((row.amount for row in usage.table(rows, by)), 0),
-        "month": month,
-        "spent": spent,
-        "limit": limit,
-        "percent": int(spent * 100 / limit) if limit else None,
         "csv_url": request.path
         + _query(
             account,
@@ -137,22 +145,13 @@ def billing_page(request):
             )
             return redirect(reverse("billing") + _query(account))
         status = 422
-    month = month_of(timezone.now())
-    spent = limits.month_spend(account, month)
-    limit = limits.effective_limit(account)
-    context = {
-        "account": account,
-        "accounts": _owned(request, acting_accounts(request.user)),
+    context = _month_context(request, account)
+    context |= {
         "form": form,
         "profile": profile,
-        "default_limit": limits.effective_limit(account, None)
-        if profile.spend_limit is None
-        else None,
-        "month": month,
-        "spent": spent,
-        "limit": limit,
-        "percent": int(spent * 100 / limit) if limit else None,
-        "resets_at": limits.resets_at(month),
+        "uses_default": profile.spend_limit is None
+        and settings.BILLING_DEFAULT_SPEND_LIMIT is not None,
+        "resets_at": limits.resets_at(context["month"]),
         "alerts": [
             (alert, limits.alert_sentence(alert))
             for alert in SpendAlert.objects.filter(account=account).select_related(
