@@ -118,8 +118,12 @@ class PredictionConsumer(AsyncJsonWebsocketConsumer):
 
     async def _render_status(self, event_id: str) -> str:
         prediction = await self._reload()
-        context = {**display.status_context(prediction), "event_id": event_id}
-        return await sync_to_async(render_to_string)(LIVE + "#status", context)
+
+        def render() -> str:  # the status line reads the database (the cost so far)
+            context = {**display.status_context(prediction), "event_id": event_id}
+            return render_to_string(LIVE + "#status", context)
+
+        return await sync_to_async(render)()
 
     async def _render_final(self, event_id: str | None) -> str:
         prediction = await self._reload()

@@ -171,9 +171,7 @@ class Cost:
 def cost_of(prediction: Prediction) -> Cost | None:
     """A finished prediction's amount in the ledger (what its rules say until it is
     recorded); a running one's elapsed time at its hardware's price."""
-    hardware = prediction.model.hardware()
-    name = hardware.name if hardware else "CPU"
-    _sku, price = metering.price_per_second(prediction.model)
+    _sku, name, price = metering.hardware_price(prediction.model)
     if not prediction.is_terminal:
         if prediction.started_at is None or prediction.deployment:
             return None

@@ -30,10 +30,16 @@ def key(prediction_id: str) -> str:
 
 
 def price_per_second(model: Model) -> tuple[str, Decimal]:
+    sku, _name, price = hardware_price(model)
+    return sku, price
+
+
+def hardware_price(model: Model) -> tuple[str, str, Decimal]:
+    """The model's hardware (sku, name) and its price per second, read now."""
     hardware = model.hardware()
     if hardware is None:
-        return "cpu", FALLBACK_PRICE
-    return hardware.sku, hardware.price_per_second
+        return "cpu", "CPU", FALLBACK_PRICE
+    return hardware.sku, hardware.name, hardware.price_per_second
 
 
 def charge_of(prediction: Prediction) -> rules.Charge:
@@ -124,15 +130,13 @@ class RunCost:
 
 
 def run_cost(model: Model) -> RunCost:
-    hardware = model.hardware()
-    _sku, price = price_per_second(model)
+    _sku, name, price = hardware_price(model)
     seconds = typical_predict_time(model)
     if model.is_unit_priced:
         unit = PriceUnit(model.price_unit).label
-        return RunCost(hardware.name if hardware else "CPU", price, seconds, None, unit,
-                       model.unit_price)  # fmt: skip
+        return RunCost(name, price, seconds, None, unit, model.unit_price)
     per_run = rules.seconds_of(seconds) * price if seconds is not None else None
-    return RunCost(hardware.name if hardware else "CPU", price, seconds, per_run)
+    return RunCost(name, price, seconds, per_run)
 
 
 def reserved_cost(account: Account) -> Decimal:
