@@ -260,3 +260,13 @@ def test_the_api_explains_a_bad_query(client, cast, query, title):
     assert response.status_code == 400
     assert response["Content-Type"] == PROBLEM
     assert response.json()["title"] == title
+
+
+def test_the_admin_sums_usage_by_account_and_month(admin_client, cast, ledger):
+    month = month_of(timezone.now())
+    response = admin_client.get(f"/admin/billing/usagerecord/?month__exact={month}&q=alice")
+    assert response.status_code == 200
+    expected = sum(
+        r.amount for r in ledger if r.account_id == cast.alice.user.account.pk and r.month == month
+    )
+    assert f"Total of the records matching these filters: ${expected}" in response.content.decode()
