@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from apps.core.links import absolute_url
@@ -52,6 +53,10 @@ def paginate(
     reverse = False
     if cursor:
         created_at, pk, reverse = _decode(cursor)
+        try:  # a crafted cursor may name a key of the wrong type: still a bad cursor
+            pk = queryset.model._meta.pk.to_python(pk)
+        except (ValidationError, ValueError, TypeError):
+            raise ApiError(400, "Invalid cursor", "The cursor parameter is not valid.") from None
         if reverse:  # the page before: rows newer than the boundary, nearest first
             queryset = queryset.filter(
                 Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)

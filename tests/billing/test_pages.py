@@ -3,6 +3,7 @@ invoices add up to the cent; bad input is a clear error next to its field or a 4
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from datetime import timedelta
@@ -270,3 +271,9 @@ def test_the_admin_sums_usage_by_account_and_month(admin_client, cast, ledger):
         r.amount for r in ledger if r.account_id == cast.alice.user.account.pk and r.month == month
     )
     assert f"Total of the records matching these filters: ${expected}" in response.content.decode()
+
+
+def test_a_crafted_cursor_is_a_400_not_a_500(client, cast):
+    cursor = base64.urlsafe_b64encode(b"p=2026-01-01T00:00:00%2B00:00&i=abc").decode()
+    response = api(client, cast.alice.token, f"?cursor={cursor}")
+    assert response.status_code == 400 and response.json()["title"] == "Invalid cursor"
