@@ -33,9 +33,8 @@ def record(
     deployment: str = "",
     alerts: bool = True,
 ) -> UsageRecord | None:
-    """The new record, or None when `key` was recorded before."""
-    if UsageRecord.objects.filter(key=key).exists():
-        return None
+    """The new record, or None when `key` was recorded before (the insert meets the unique
+    key: no read first, as a second recording is rare)."""
     # A month already invoiced for good is closed: a late record goes into the next one.
     # A stretch ending at midnight on the 1st belongs to the month it ran in.
     last_moment = max(started_at, ended_at - timedelta(microseconds=1))
