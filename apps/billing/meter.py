@@ -68,10 +68,6 @@ def record(
     return usage
 
 
-def is_recorded(key: str) -> bool:
-    return UsageRecord.objects.filter(key=key).exists()
-
-
 def month_pieces(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """[start, end) cut at UTC month boundaries, so each piece belongs to one month."""
     pieces = []

@@ -5,22 +5,18 @@ model, a version, hardware and instance counts is the services' (a `DeploymentPr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 
 from apps.accounts.models import Account
+from apps.billing.limits import money
 from apps.billing.models import Hardware
 from apps.catalog.models import Model
 from apps.deployments import capacity
 from apps.deployments.services import DeploymentProblem
 
 VERSIONS_OFFERED = 50
-
-
-def money(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
 
 
 def hardware_choices() -> list[tuple[str, str]]:
