@@ -99,6 +99,7 @@ class Prediction(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["deployment", "-created_at"]),
+            models.Index(fields=["completed_at"]),  # the sweeper's usage catch-up
         ]
 
     def __str__(self) -> str:

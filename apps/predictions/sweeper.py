@@ -8,6 +8,7 @@ uploads) after the retention window. The database is the source of truth through
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,6 +27,8 @@ from apps.predictions.worker import alive_key
 
 METER_CATCH_UP_DAYS = 2  # how far back finished predictions are checked for a record
 METER_GRACE = 10  # seconds: a prediction finishing now is being recorded by its finish
+METER_BATCH = 500
+METER_MARK_KEY = "selfrep:meter-checked-until"
 
 
 def is_alive(worker: str) -> bool:
@@ -114,20 +117,35 @@ def _fail_orphans() -> int:
 
 def meter_missed(now: datetime) -> int:
     """Finished predictions with no usage record (their finish was cut short between saving
-    the prediction and recording it): record them now. The record's unique key makes this
+    the prediction and recording it): record them now. Each pass looks at what finished
+    since the last pass (a mark in Redis; at most the last METER_CATCH_UP_DAYS), so its work
+    stays small however many predictions the table holds. The record's unique key makes this
     safe against a finish that is recording at the same moment."""
-    since = now - timedelta(days=METER_CATCH_UP_DAYS)
+    floor = now - timedelta(days=METER_CATCH_UP_DAYS)
+    mark = client().get(METER_MARK_KEY)
+    since = floor
+    if mark:
+        with contextlib.suppress(ValueError):
+            since = max(
+                floor,
+                datetime.fromisoformat(mark.decode() if isinstance(mark, bytes) else mark)
+                - timedelta(seconds=METER_GRACE),
+            )
+    until = now - timedelta(seconds=METER_GRACE)
     recorded = UsageRecord.objects.filter(
         kind=UsageRecord.Kind.PREDICTION, ended_at__gte=since
     ).values("object_id")
-    missed = (
-        Prediction.objects.filter(
-            completed_at__gte=since, completed_at__lte=now - timedelta(seconds=METER_GRACE)
-        )
+    missed = list(
+        Prediction.objects.filter(completed_at__gte=since, completed_at__lt=until)
         .exclude(pk__in=recorded)
-        .select_related("owner", "model__owner", "model__default_hardware", "version")[:500]
+        .select_related("owner", "model__owner", "model__default_hardware", "version")
+        .order_by("completed_at")[:METER_BATCH]
     )
-    return sum(1 for prediction in missed if metering.record(prediction) is not None)
+    made = sum(1 for prediction in missed if metering.record(prediction) is not None)
+    # A full batch may leave more behind: the next pass goes on from the last one seen.
+    reached = missed[-1].completed_at if len(missed) == METER_BATCH else until
+    client().set(METER_MARK_KEY, reached.isoformat(), ex=METER_CATCH_UP_DAYS * 86400)
+    return made
 
 
 def purge_expired_data(now: datetime | None = None) -> int:

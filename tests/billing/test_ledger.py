@@ -18,6 +18,7 @@ from apps.billing import rules
 from apps.billing.models import Hardware, PriceUnit, UsageRecord
 from apps.catalog.models import Model, Version
 from apps.catalog.services import version_push
+from apps.core.redis import client as redis_client
 from apps.predictions import metering, sweeper
 from apps.predictions.lifecycle import prediction_finish
 from apps.predictions.models import Prediction
@@ -190,9 +191,13 @@ def test_each_prediction_is_recorded_once_however_it_is_finished(cast, tmp_path)
     # A finish cut short between saving the prediction and recording it: the sweeper
     # records it, once, with the same amount.
     UsageRecord.objects.filter(pk=first.pk).delete()
+    redis_client().delete(sweeper.METER_MARK_KEY)  # where earlier passes got to
     later = timezone.now() + timedelta(seconds=sweeper.METER_GRACE + 1)
     assert sweeper.meter_missed(later) == 1
     assert sweeper.meter_missed(later) == 0
+    # The next pass starts where this one ended, and still finds a record lost just now.
+    UsageRecord.objects.filter(kind="prediction", object_id=prediction.id).delete()
+    assert sweeper.meter_missed(later + timedelta(seconds=5)) == 1
     again = record_of(prediction)
     assert again.amount == first.amount and again.seconds == first.seconds
 
