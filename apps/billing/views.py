@@ -56,8 +56,15 @@ def _month_context(request, account: Account) -> dict:
         "month": month,
         "spent": spent,
         "limit": limit,
-        "percent": int(spent * 100 / limit) if limit else None,
+        "percent": _percent(spent, limit),
     }
+
+
+def _percent(spent, limit) -> int | None:
+    """How much of the limit is spent (a zero limit is all spent); None without a limit."""
+    if limit is None:
+        return None
+    return int(spent * 100 / limit) if limit else 100
 
 
 def _query(account: Account, **params) -> str:

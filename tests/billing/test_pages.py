@@ -277,3 +277,9 @@ def test_a_crafted_cursor_is_a_400_not_a_500(client, cast):
     cursor = base64.urlsafe_b64encode(b"p=2026-01-01T00:00:00%2B00:00&i=abc").decode()
     response = api(client, cast.alice.token, f"?cursor={cursor}")
     assert response.status_code == 400 and response.json()["title"] == "Invalid cursor"
+
+
+def test_a_zero_limit_reads_as_all_spent(client_for, cast):
+    BillingProfile.objects.create(account=cast.alice.user.account, spend_limit=Decimal(0))
+    html = client_for(cast.alice).get("/account/billing").content.decode()
+    assert "monthly limit (100%)" in html and "None" not in html
