@@ -104,14 +104,15 @@ def usage_page(request):
         filename = f"usage-{account.name}-{span.start}-{span.end}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+    table = usage.table(rows, by)
     context = {
         **_month_context(request, account),
         "form": form,
         "span": span,
         "by": by,
         "chart": charts.stacked(usage.daily(rows, span, by)),
-        "table": usage.table(rows, by),
-        "in_range": sum((row.amount for row in usage.table(rows, by)), 0),
+        "table": table,
+        "in_range": sum((row.amount for row in table), 0),
         "csv_url": request.path
         + _query(
             account,
