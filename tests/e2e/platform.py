@@ -3,6 +3,7 @@ loopback, against the test database and the test Redis."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -158,10 +159,13 @@ class Platform:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in [self.web, *self.workers]:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            # Whatever is left of its process group (Dramatiq's forked worker process still
+            # finishing a message after its main process exited) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def push_model(owner, name: str, root: Path, visibility: str = "public") -> Version:

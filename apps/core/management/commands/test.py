@@ -29,12 +29,21 @@ def marked_processes(mark: str) -> dict[int, str]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if needle not in environ:
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        found[int(entry.name)] = command.strip()
+        # pytest names the running test in the environment the process inherited.
+        started_by = next(
+            (v.split(b"=", 1)[1].decode(errors="replace") for v in environ
+             if v.startswith(b"PYTEST_CURRENT_TEST=")),
+            "",
+        )  # fmt: skip
+        found[int(entry.name)] = command.strip() + (
+            f"  (started in {started_by})" if started_by else ""
+        )
     return found
 
 
