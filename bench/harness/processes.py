@@ -7,11 +7,12 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from apps.core.process_groups import stop_groups
 
 from .scenario import BASE_DIR, PYTHON
 
@@ -42,20 +43,8 @@ class Processes:
         return process
 
     def stop(self, *processes: subprocess.Popen, timeout: float = 20) -> None:
-        """SIGTERM to each process's own group (it and its children), all at once; then wait,
-        and SIGKILL the group of any that is still there after `timeout`."""
-        for process in processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        """Each process with its whole group (`stop_groups`)."""
+        stop_groups(processes, timeout)
         self.started = [(n, p) for n, p in self.started if p not in processes]
 
     def stop_all(self) -> None:

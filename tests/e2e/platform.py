@@ -3,9 +3,7 @@ loopback, against the test database and the test Redis."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from django.db import connections
 from apps.catalog.models import Model, Version
 from apps.catalog.services import version_push
 from apps.core.net import free_port
+from apps.core.process_groups import stop_groups
 
 PREDICTORS = {
     "hello": """
@@ -155,17 +154,7 @@ class Platform:
         )
 
     def stop(self) -> None:
-        for process in [self.web, *self.workers]:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in [self.web, *self.workers]:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
-            # Whatever is left of its process group (Dramatiq's forked worker process still
-            # finishing a message after its main process exited) goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_groups([self.web, *self.workers])
 
 
 def push_model(owner, name: str, root: Path, visibility: str = "public") -> Version:

@@ -6,9 +6,7 @@ answer 500 "database is locked": 908 of 1,000 in the report."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +19,7 @@ from django.db import connection
 from django.test import Client
 
 from apps.core.net import free_port
+from apps.core.process_groups import stop_groups
 from apps.core.queue import broker
 from apps.predictions.models import Prediction
 from tests.catalog.factories import add_version, cog_schema, make_model
@@ -52,12 +51,7 @@ def web(process_env, tmp_path):
         wait_until_serving(url, lambda: log_path.read_text(errors="replace"))
         yield url, log_path
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_groups([process])
         broker.flush("cpu")  # the runs nobody will take
 
 
