@@ -21,6 +21,7 @@ from apps.core.problems import ApiError, problem_response
 from apps.deployments.api import router as deployments_router
 from apps.files.api import router as files_router
 from apps.predictions.api import router as predictions_router
+from apps.predictions.trainings_api import router as trainings_router
 from apps.predictions.webhooks import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ api.add_router("", account_router)
 api.add_router("", billing_router)
 api.add_router("", catalog_router)
 api.add_router("", predictions_router)
+api.add_router("", trainings_router)
 api.add_router("", files_router)
 api.add_router("", deployments_router)
 api.add_router("", webhooks_router)

@@ -166,6 +166,12 @@ class Version(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # A trained version: its base version's files plus the weights its training made, at
+    # `weights` (relative to the version's folder), which setup() receives as Cog does.
+    weights = models.CharField(max_length=300, blank=True)
+    trained_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -183,11 +189,21 @@ class Version(models.Model):
     @property
     def secret_inputs(self) -> set[str]:
         """The names of inputs typed `cog.Secret`: never stored, logged or shown."""
-        return {spec.name for spec in schema.inputs(self.openapi_schema) if spec.kind == "secret"}
+        return schema.secret_names(self.openapi_schema)
 
     @property
     def output_schema(self) -> dict:
         return self.openapi_schema.get("components", {}).get("schemas", {}).get("Output", {})
+
+    @property
+    def is_trainable(self) -> bool:
+        """cog.yaml names a train(): the document carries Cog's TrainingInput and /trainings."""
+        return schema.is_trainable(self.openapi_schema)
+
+    @property
+    def training_schema(self) -> dict:
+        """The document as train() sees it: TrainingInput/TrainingOutput as Input/Output."""
+        return schema.training_view(self.openapi_schema)
 
     @property
     def is_streaming(self) -> bool:

@@ -4,14 +4,17 @@ schema with Cog's inspector, and storing it as an immutable version."""
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account, User
@@ -87,6 +90,15 @@ def version_push(
         raise PushError(f"Models cannot be pushed here yet: {exc}") from None
     except schema.SchemaError as exc:
         raise PushError(f"The predictor could not be loaded: {exc}", exc.traceback) from None
+    if config.train_ref:
+        emit(f"Importing {config.train_ref} to read its training inputs and outputs")
+        try:
+            training = schema.generate(environment, source_dir, config.train_ref, train=True)
+        except schema.SchemaError as exc:
+            raise PushError(
+                f"The trainer ({config.train_ref}) could not be loaded: {exc}", exc.traceback
+            ) from None
+        document = schema.with_training(document, training)
     archive = artifacts.pack(source_dir)
     try:
         with transaction.atomic():
@@ -129,3 +141,66 @@ def version_push_archive(
         return version_push(model=model, source_dir=staging, created_by=created_by, log=log)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+WEIGHTS_DIR = ".weights"  # where a trained version's weights sit in its folder
+
+
+@dataclass(frozen=True)
+class TrainedFiles:
+    """A trained version's files, stored but not yet a version (see trained_version_create)."""
+
+    digest: str
+    artifact_name: str
+    artifact_size: int
+    weights: str  # relative to the version's folder
+
+
+def trained_files_store(base: Version, destination: Model, weights_file: Path) -> TrainedFiles:
+    """The base version's files plus `weights_file` under .weights/, packed and stored.
+    Nothing is visible until trained_version_create: a training that ends otherwise leaves
+    only an unreferenced archive behind."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", weights_file.name).lstrip(".") or "weights"
+    staging = Path(tempfile.mkdtemp(prefix="trained-", dir=settings.VAR_DIR))
+    try:
+        with base.artifact.open("rb") as handle:
+            artifacts.unpack(handle.read(), staging, max_bytes=8 << 30)
+        shutil.rmtree(staging / WEIGHTS_DIR, ignore_errors=True)  # a retrained version's
+        (staging / WEIGHTS_DIR).mkdir()
+        shutil.copyfile(weights_file, staging / WEIGHTS_DIR / name)
+        digest = artifacts.digest(staging)
+        archive = artifacts.pack(staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    stored = default_storage.save(
+        f"versions/{destination.pk}-{digest}.tar.gz", ContentFile(archive)
+    )
+    return TrainedFiles(digest, stored, len(archive), f"{WEIGHTS_DIR}/{name}")
+
+
+def trained_version_create(
+    *, base: Version, destination: Model, files: TrainedFiles, training_id: str, created_by
+) -> Version:
+    """The destination's new version (the same content again: its existing one). Called in
+    the transaction that records the training's success."""
+    existing = destination.versions.filter(digest=files.digest).first()
+    if existing is not None:
+        return existing
+    version = Version(
+        model=destination,
+        digest=files.digest,
+        openapi_schema=base.openapi_schema,
+        cog_version=base.cog_version,
+        predictor_ref=base.predictor_ref,
+        config=base.config,
+        requirements=base.requirements,
+        build_log=f"Trained from {base.model.full_name}:{base.digest} by training {training_id}",
+        artifact_size=files.artifact_size,
+        created_by=created_by,
+        weights=files.weights,
+        trained_from=base,
+    )
+    version.artifact.name = files.artifact_name
+    version.save()
+    destination.refresh_latest_version()
+    return version

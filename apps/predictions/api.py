@@ -206,7 +206,7 @@ def _parse_time(request, name: str) -> datetime | None:
 
 @router.get("/predictions", url_name="prediction_list", summary="List predictions")
 def list_predictions(request):
-    predictions = _visible_predictions(request.auth)
+    predictions = _visible_predictions(request.auth).filter(kind=Prediction.Kind.PREDICTION)
     if (after := _parse_time(request, "created_after")) is not None:
         predictions = predictions.filter(created_at__gte=after)
     if (before := _parse_time(request, "created_before")) is not None:

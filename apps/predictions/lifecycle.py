@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -83,8 +83,13 @@ def prediction_finish(
     logs: str | None = None,
     metrics: dict | None = None,
     log: events.Writer | None = None,
+    make_output: Callable[[], Any] | None = None,
 ) -> Prediction:
     """Record the terminal state once, close the event log, send the completed webhook.
+
+    `make_output`, if given, runs in the transaction that records the end and returns the
+    output: what a succeeded training makes (its new version) exists only if its success is
+    recorded, and is rolled back if somebody else ended it first.
 
     `log` is the event log the worker wrote while running the prediction, if any; the worker
     waits out a Redis outage of up to OUTAGE_PATIENCE seconds to close it (a cancel from a
@@ -103,21 +108,29 @@ def prediction_finish(
         metrics["predict_time"] = round((now - prediction.started_at).total_seconds(), 6)
     metrics["total_time"] = round((now - prediction.created_at).total_seconds(), 6)
     prediction.metrics = metrics
-    updated = db_write(
-        lambda: Prediction.objects.filter(
-            pk=prediction.pk,
-            status__in=[Prediction.Status.STARTING, Prediction.Status.PROCESSING],
-        ).update(
-            status=status,
-            output=prediction.output,
-            error=error,
-            logs=prediction.logs,
-            started_at=prediction.started_at,
-            completed_at=now,
-            metrics=metrics,
-        ),
-        patience=OUTAGE_PATIENCE,
-    )
+
+    def record_end() -> int:
+        with transaction.atomic():
+            if make_output is not None:
+                prediction.output = make_output()
+            updated = Prediction.objects.filter(
+                pk=prediction.pk,
+                status__in=[Prediction.Status.STARTING, Prediction.Status.PROCESSING],
+            ).update(
+                status=status,
+                output=prediction.output,
+                error=error,
+                logs=prediction.logs,
+                started_at=prediction.started_at,
+                completed_at=now,
+                metrics=metrics,
+                trained_version=prediction.trained_version,
+            )
+            if not updated:
+                transaction.set_rollback(True)
+            return updated
+
+    updated = db_write(record_end, patience=OUTAGE_PATIENCE)
     if not updated:  # somebody else finished it first (a cancel, the sweeper)
         db_write(prediction.refresh_from_db, patience=OUTAGE_PATIENCE)
         return prediction

@@ -52,14 +52,16 @@ def charge_of(prediction: Prediction) -> rules.Charge:
         return rules.Charge(
             UsageRecord.Basis.FREE, active, "", active, price, Decimal(0), "its worker died"
         )
+    training = prediction.is_training
     return rules.prediction_charge(
         status=prediction.status,
-        public=model.is_public,
+        # A training pays for the time train() ran, on any model: like a public model's run.
+        public=model.is_public or training,
         deployment=bool(prediction.deployment),
         predict_time=metrics.get("predict_time"),
         setup_time=metrics.get("setup_time"),
         price_per_second=price,
-        unit=model.price_unit if model.is_unit_priced else "",
+        unit=model.price_unit if model.is_unit_priced and not training else "",
         unit_price=model.unit_price,
         output=prediction.output,
     )
@@ -71,7 +73,7 @@ def record(prediction: Prediction) -> UsageRecord | None:
     return meter.record(
         key=key(prediction.id),
         account=prediction.owner,
-        kind=UsageRecord.Kind.PREDICTION,
+        kind=UsageRecord.Kind.TRAINING if prediction.is_training else UsageRecord.Kind.PREDICTION,
         object_id=prediction.id,
         charge=charge_of(prediction),
         hardware="" if prediction.deployment else sku,
@@ -94,7 +96,9 @@ def typical_predict_time(model: Model) -> float | None:
     if cached and now - cached[0] < TYPICAL_TTL:
         return cached[1]
     rows = (
-        Prediction.objects.filter(model=model, status=Prediction.Status.SUCCEEDED)
+        Prediction.objects.filter(
+            model=model, status=Prediction.Status.SUCCEEDED, kind=Prediction.Kind.PREDICTION
+        )
         .order_by("-created_at")
         .values_list("metrics", flat=True)[:TYPICAL_RUNS]
     )

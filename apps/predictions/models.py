@@ -57,6 +57,10 @@ class Prediction(models.Model):
         API = "api"
         WEB = "web"
 
+    class Kind(models.TextChoices):
+        PREDICTION = "prediction"
+        TRAINING = "training"  # train() of a trainable version, into a new version
+
     id = models.CharField(
         primary_key=True, max_length=26, default=new_prediction_id, editable=False
     )
@@ -90,6 +94,15 @@ class Prediction(models.Model):
     is_shared = models.BooleanField(
         default=False, help_text="Anyone with the link can see the prediction's page."
     )
+    # Trainings are predictions of another kind: the same queues, workers, events, webhooks,
+    # sweeper and ledger. `model`/`version` are the base; what they make goes to `destination`.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PREDICTION)
+    destination = models.ForeignKey(
+        Model, null=True, blank=True, on_delete=models.CASCADE, related_name="trainings_into"
+    )
+    trained_version = models.ForeignKey(
+        Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = PredictionQuerySet.as_manager()
 
@@ -100,10 +113,15 @@ class Prediction(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["deployment", "-created_at"]),
             models.Index(fields=["completed_at"]),  # the sweeper's usage catch-up
+            models.Index(fields=["owner", "kind", "-created_at"]),
         ]
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def is_training(self) -> bool:
+        return self.kind == self.Kind.TRAINING
 
     @property
     def is_terminal(self) -> bool:

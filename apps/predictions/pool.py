@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from django.conf import settings
@@ -43,6 +44,18 @@ def shutdown_pool() -> None:
             _pool = None
 
 
+def training_spec(version: Version) -> VersionSpec:
+    """The version's trainer: train() in Cog's train mode, checked against TrainingInput."""
+    spec = version_spec(version)
+    return dataclasses.replace(
+        spec,
+        predictor_ref=version.config.get("train") or "",
+        schema=version.training_schema,
+        concurrency=1,
+        train=True,
+    )
+
+
 def version_spec(version: Version) -> VersionSpec:
     def load_artifact() -> bytes:
         with version.artifact.open("rb") as handle:
@@ -59,4 +72,5 @@ def version_spec(version: Version) -> VersionSpec:
         environment=tuple(tuple(str(e).split("=", 1)) for e in environment if "=" in str(e)),
         concurrency=version.concurrency,
         pip_commands=tuple(tuple(command) for command in commands),
+        weights=version.weights,
     )

@@ -104,6 +104,16 @@ class VersionPredictionIn(PredictionIn):
     )
 
 
+class TrainingIn(PredictionIn):
+    """The body of POST /v1/models/{owner}/{name}/versions/{id}/trainings."""
+
+    destination: Any = Field(
+        json_schema_extra={"type": "string"},
+        description="The model (`owner/name`, yours) that receives the trained version.",
+    )
+    stream: Any = Field(None, exclude=True, json_schema_extra={"deprecated": True})
+
+
 def _check_webhook(webhook: Any) -> None:
     if not isinstance(webhook, str) or not webhook.startswith(("https://", "http://")):
         raise invalid([("format", "webhook", "webhook must be an http(s) URL")])
@@ -147,6 +157,7 @@ class _CreateBody(Body):
 # What the create views declare: `payload: VersionPredictionBody`.
 PredictionBody = Annotated[PredictionIn, _CreateBody(...)]
 VersionPredictionBody = Annotated[VersionPredictionIn, _CreateBody(...)]
+TrainingBody = Annotated[TrainingIn, _CreateBody(...)]
 
 
 class PredictionPage(BaseModel):

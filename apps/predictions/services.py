@@ -14,13 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Account, User
-from apps.catalog.models import Version
+from apps.catalog.models import Model, Version
 from apps.core.db import release_connection
 from apps.core.queue import broker, deployment_queue
 from apps.predictions import events, metering
 from apps.predictions.lifecycle import cancel_request, prediction_finish, secrets_keep
 from apps.predictions.models import Prediction
 from apps.predictions.tasks import run_prediction
+from apps.runtime import schema
 
 SECRET_MASK = "**********"  # noqa: S105 (what is stored instead of a secret)
 WAIT_CHECK = 1.0  # seconds: how often `Prefer: wait` looks at the database besides the log
@@ -52,10 +53,12 @@ def prediction_create(
     webhook_events_filter: list[str] | None = None,
     deadline: datetime | None = None,
     deployment: str = "",
+    kind: str = Prediction.Kind.PREDICTION,
+    destination: Model | None = None,
 ) -> Prediction:
-    """Admit and save a prediction, queued when the surrounding transaction commits. Past
-    the owner's spend limit, raises billing.limits.SpendLimitReached (a 402) and saves
-    nothing."""
+    """Admit and save a prediction (or a training, into `destination`), queued when the
+    surrounding transaction commits. Past the owner's spend limit, raises
+    billing.limits.SpendLimitReached (a 402) and saves nothing."""
     with transaction.atomic():
         if not is_example:  # the operator's seeded examples are not anyone's spending
             metering.admit(owner, version.model, deployment=bool(deployment))
@@ -70,12 +73,15 @@ def prediction_create(
             webhook_events_filter=webhook_events_filter,
             deadline=deadline,
             deployment=deployment,
+            kind=kind,
+            destination=destination,
         )
 
 
 def _save(*, version: Version, owner: Account, input: dict, **fields) -> Prediction:
     # Secret inputs never reach the database: the worker gets them through Redis, once.
-    names = version.secret_inputs
+    training = fields.get("kind") == Prediction.Kind.TRAINING
+    names = schema.secret_names(version.training_schema) if training else version.secret_inputs
     secrets = {k: v for k, v in input.items() if k in names and v is not None}
     stored = {k: (SECRET_MASK if k in secrets else v) for k, v in input.items()}
     fields["webhook_events_filter"] = fields["webhook_events_filter"] or []

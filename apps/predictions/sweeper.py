@@ -133,7 +133,7 @@ def meter_missed(now: datetime) -> int:
             )
     until = now - timedelta(seconds=METER_GRACE)
     recorded = UsageRecord.objects.filter(
-        kind=UsageRecord.Kind.PREDICTION, ended_at__gte=since
+        kind__in=[UsageRecord.Kind.PREDICTION, UsageRecord.Kind.TRAINING], ended_at__gte=since
     ).values("object_id")
     missed = list(
         Prediction.objects.filter(completed_at__gte=since, completed_at__lt=until)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.catalog.models import Version
 from apps.core.links import stored_file_url
 from apps.core.redis import client
-from apps.predictions import events, limits
+from apps.predictions import events, limits, trainings
 from apps.predictions.lifecycle import (
     OUTAGE_PATIENCE,
     db_write,
@@ -28,7 +28,7 @@ from apps.predictions.lifecycle import (
     secrets_take,
 )
 from apps.predictions.models import Prediction
-from apps.predictions.pool import get_pool, version_spec
+from apps.predictions.pool import get_pool, training_spec, version_spec
 from apps.predictions.webhooks import prediction_webhook
 
 SAVE_INTERVAL = 0.5  # seconds between database writes of a running prediction
@@ -106,6 +106,8 @@ class _Progress:
             if kind == "log":
                 self.log.append("logs", self.logs.add(str(payload)))
             elif kind == "output":
+                if self.prediction.is_training:  # its output is made at the end (trainings.py)
+                    return
                 if not self._within_limit(payload):
                     return
                 value = self.publish(get_pool().local_files(payload, []))
@@ -239,8 +241,9 @@ def _run(prediction: Prediction) -> Prediction:
     publish = _Publisher(prediction)
     progress = _Progress(prediction, publish)
     pool = get_pool()
+    training = prediction.is_training
     outcome = pool.run(
-        version_spec(prediction.version),
+        training_spec(prediction.version) if training else version_spec(prediction.version),
         prediction.id,
         inputs,
         on_event=progress,
@@ -249,7 +252,12 @@ def _run(prediction: Prediction) -> Prediction:
     progress.close()
     result = outcome.result
     status, error = result.status, result.error
-    if progress.overflow is not None:  # past the limit: keep the items that came within it
+    make_output = None
+    if training:  # its output is the version it makes (or nothing)
+        conclusion = trainings.conclude(prediction, status, result.output, error)
+        status, error, make_output = conclusion.status, conclusion.error, conclusion.make_output
+        output = None
+    elif progress.overflow is not None:  # past the limit: keep the items that came within it
         output = progress.outputs or None
         streamed = prediction.version.output_schema.get("x-cog-array-type") == "iterator"
         status = Prediction.Status.FAILED
@@ -279,6 +287,7 @@ def _run(prediction: Prediction) -> Prediction:
         logs=progress.logs.text() if progress.logs else limits.cap_logs(result.logs),
         metrics=metrics,
         log=progress.log,
+        make_output=make_output,
     )
     _record_setup(prediction.version, outcome)
     return prediction

@@ -76,12 +76,23 @@ def _predictor_ref(data: dict, model_dir: Path) -> str:
     ref = run or predict
     if not ref:
         raise ConfigError('cog.yaml needs run: "predict.py:Predictor" (or the older predict:)')
+    return _checked_ref(ref, model_dir, "run/predict", "predictor", "ClassName")
+
+
+def _train_ref(data: dict, model_dir: Path) -> str | None:
+    ref = data.get("train")
+    if ref is None:
+        return None
+    return _checked_ref(ref, model_dir, "train", "trainer", "train")
+
+
+def _checked_ref(ref, model_dir: Path, key: str, what: str, example: str) -> str:
     if not isinstance(ref, str) or not ref.split(":", 1)[0].endswith(".py"):
-        raise ConfigError(f'run/predict must look like "file.py:ClassName", not {ref!r}')
+        raise ConfigError(f'{key} must look like "file.py:{example}", not {ref!r}')
     file_part = ref.split(":", 1)[0]
     target = (model_dir / file_part).resolve()
     if model_dir.resolve() not in target.parents or not target.is_file():
-        raise ConfigError(f"the predictor file {file_part} named in cog.yaml does not exist")
+        raise ConfigError(f"the {what} file {file_part} named in cog.yaml does not exist")
     return ref
 
 
@@ -254,7 +265,7 @@ def load(model_dir: Path, *, gpu_available: bool = False) -> ModelConfig:
         concurrency_max=concurrency_max,
         environment=environment,
         pip_commands=commands,
-        train_ref=data.get("train"),
+        train_ref=_train_ref(data, model_dir),
         warnings=warnings,
         raw=data,
     )

@@ -45,7 +45,9 @@ def _filename(url: str, content_type: str | None) -> str:
     return re.sub(r"[^\w.-]", "_", name)[:100]
 
 
-def _from_data_uri(uri: str, target_dir: Path, max_bytes: int) -> Path:
+def from_data_uri(uri: str, target_dir: Path, max_bytes: int, name: str = "input") -> Path:
+    """The content of a `data:` URI as a file in target_dir, named `name` + an extension
+    of its type."""
     match = DATA_URI.match(uri)
     if not match:
         raise InputFileError("is not a valid data: URI")
@@ -61,7 +63,7 @@ def _from_data_uri(uri: str, target_dir: Path, max_bytes: int) -> Path:
         content = unquote(payload).encode()
     if len(content) > max_bytes:
         raise InputFileError(f"is larger than the {max_bytes} byte limit")
-    path = target_dir / _filename("input", match.group("type"))
+    path = target_dir / _filename(name, match.group("type"))
     path.write_bytes(content)
     return path
 
@@ -119,7 +121,7 @@ def fetch(
         raise InputFileError("must be a URL or a data: URI")
     target_dir.mkdir(parents=True, exist_ok=True)
     if value.startswith("data:"):
-        return _from_data_uri(value, Path(tempfile.mkdtemp(dir=target_dir)), max_bytes)
+        return from_data_uri(value, Path(tempfile.mkdtemp(dir=target_dir)), max_bytes)
     try:
         urlsplit(value).port  # noqa: B018 (raises for unclosed [ and impossible ports)
     except ValueError as exc:

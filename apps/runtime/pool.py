@@ -32,6 +32,15 @@ class VersionSpec:
     environment: tuple[tuple[str, str], ...] = ()
     concurrency: int = 1
     pip_commands: tuple[tuple[str, ...], ...] = ()
+    # A training runs the version's train() (`predictor_ref` names it, `schema` is the
+    # training view) in a process of its own; a trained version's setup() gets `weights`.
+    train: bool = False
+    weights: str = ""  # relative to the version's folder
+
+    @property
+    def key(self) -> str:
+        """The pool's name for the version's process: its predictor's, or its trainer's."""
+        return f"{self.digest}:train" if self.train else self.digest
 
 
 @dataclass
@@ -127,16 +136,16 @@ class ModelPool:
         self, spec: VersionSpec, on_event: EventHandler
     ) -> tuple[CogProcess, SetupInfo | None]:
         with self._lock:
-            start_lock = self._start_locks.setdefault(spec.digest, threading.Lock())
+            start_lock = self._start_locks.setdefault(spec.key, threading.Lock())
         with start_lock:
             with self._lock:
-                process = self.processes.get(spec.digest)
+                process = self.processes.get(spec.key)
             if process is not None and process.is_ready():
                 return process, None
             if process is not None:
                 on_event("log", "Restarting the model process (the previous one stopped)\n")
                 with self._lock:
-                    self.processes.pop(spec.digest, None)
+                    self.processes.pop(spec.key, None)
                 process.stop()
             environment = environments.ensure(
                 list(spec.requirements),
@@ -144,24 +153,27 @@ class ModelPool:
                 pip_commands=spec.pip_commands,
             )
             model_dir = self._model_dir(spec)
-            self._evict(keep=spec.digest, room_for=1)
+            suffix = "-train" if spec.train else ""
+            self._evict(keep=spec.key, room_for=1)
             process = CogProcess(
                 **self._isolation(environment, model_dir),
-                name=spec.digest,
+                name=spec.key,
                 model_dir=model_dir,
                 environment=environment,
                 predictor_ref=spec.predictor_ref,
                 schema=spec.schema,
                 upload_url=self.files.upload_url,
-                log_path=self.config.work_dir / "logs" / f"{spec.digest[:16]}.log",
+                log_path=self.config.work_dir / "logs" / f"{spec.key[:16]}{suffix}.log",
                 extra_env=dict(spec.environment),
                 concurrency=spec.concurrency,
+                train=spec.train,
+                weights=spec.weights,
             )
             on_event("log", "Starting the model (running setup())\n")
             setup = process.start(setup_timeout=self.config.setup_timeout)
             with self._lock:
-                self.processes[spec.digest] = process
-            self._evict(keep=spec.digest)
+                self.processes[spec.key] = process
+            self._evict(keep=spec.key)
             return process, setup
 
     def _isolation(self, environment: environments.Environment, model_dir: Path) -> dict:
@@ -245,8 +257,8 @@ class ModelPool:
             _out_of_memory(process, result) or not process.is_usable()
         ):
             with self._lock:
-                if self.processes.get(spec.digest) is process:
-                    self.processes.pop(spec.digest)
+                if self.processes.get(spec.key) is process:
+                    self.processes.pop(spec.key)
             process.stop()
         files: list[Path] = []
         result.output = self.local_files(result.output, files)

@@ -33,7 +33,7 @@ from apps.core.net import free_port
 from apps.runtime import cogclient, procgroup
 from apps.runtime.cogclient import TERMINAL, EventHandler, Result
 from apps.runtime.environments import Environment
-from apps.runtime.sandbox import RELAY, Sandbox, die_with_parent
+from apps.runtime.sandbox import RELAY, SOURCE, Sandbox, die_with_parent
 
 
 class SetupFailed(RuntimeError):
@@ -63,6 +63,8 @@ class CogProcess:
         concurrency: int = 1,
         sandbox: Sandbox | None = None,
         forwards: dict[int, str] | None = None,
+        train: bool = False,
+        weights: str = "",
     ) -> None:
         self.name = name
         self.model_dir = model_dir
@@ -75,6 +77,11 @@ class CogProcess:
         self.concurrency = concurrency
         self.sandbox = sandbox
         self.forwards = forwards or {}  # port inside -> unix socket inside (sandboxed only)
+        # Cog's train mode: `predictor_ref` names train(), and `schema` is the training view
+        # (TrainingInput as Input), so that PUT /predictions runs train() with its own inputs
+        # and streams its logs (Cog's /trainings routes refuse server-sent events).
+        self.train = train
+        self.weights = weights  # a trained version's weights, relative to model_dir
         self.port = 0
         # Sandboxed, Cog's server is reached through a unix socket the sandbox's relay serves.
         self.socket_path: Path | None = None
@@ -118,18 +125,23 @@ class CogProcess:
         temporary.replace(target)
 
     def _cog_env(self, setup_timeout: float) -> dict[str, str]:
-        return {
+        env = {
             **self.extra_env,
             "PORT": str(self.port),
-            "COG_PREDICT_TYPE_STUB": self.predictor_ref,
+            "COG_TRAIN_TYPE_STUB" if self.train else "COG_PREDICT_TYPE_STUB": self.predictor_ref,
             "COG_MAX_CONCURRENCY": str(self.concurrency),
             "COG_SETUP_TIMEOUT": str(int(setup_timeout)),
             "PYTHONNOUSERSITE": "1",
             "PYTHONUNBUFFERED": "1",
         }
+        if self.weights and not self.train:
+            # What setup(weights) receives, as Cog hands it over: the path, as a string.
+            root = SOURCE if self.sandbox is not None else self.model_dir
+            env["COG_WEIGHTS"] = str(root / self.weights)
+        return env
 
     def _cog_command(self) -> list[str]:
-        return [
+        command = [
             str(self.environment.python),
             "-m",
             "cog.server.http",
@@ -138,6 +150,7 @@ class CogProcess:
             "--upload-url",
             self.upload_url,
         ]
+        return [*command, "--x-mode", "train"] if self.train else command
 
     def _spawn(self, setup_timeout: float, log_file) -> subprocess.Popen:
         if self.sandbox is None:

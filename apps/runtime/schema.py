@@ -26,11 +26,17 @@ class SchemaError(ValueError):
 
 
 def generate(
-    environment: Environment, model_dir: Path, predictor_ref: str, timeout: float = 300
+    environment: Environment,
+    model_dir: Path,
+    predictor_ref: str,
+    timeout: float = 300,
+    *,
+    train: bool = False,
 ) -> dict:
-    """Import the predictor in its environment and return Cog's OpenAPI document for it.
-    Importing runs the model's code: it happens in the sandbox, as the model process does."""
-    command = [str(environment.python), str(SCRIPT), predictor_ref]
+    """Import the predictor (or with `train`, the trainer) in its environment and return Cog's
+    OpenAPI document for it. Importing runs the model's code: it happens in the sandbox, as
+    the model process does."""
+    command = [str(environment.python), str(SCRIPT), predictor_ref, *(["--train"] if train else [])]
     try:
         if sandbox.enabled():
             sandbox.require()
@@ -68,6 +74,39 @@ def generate(
             document.get("traceback", result.stderr[-4000:]),
         )
     return document
+
+
+TRAINING_SCHEMAS = ("TrainingInput", "TrainingOutput", "TrainingRequest", "TrainingResponse")
+
+
+def with_training(document: dict, training: dict) -> dict:
+    """The version's document for a trainable model, as `cog build` writes it: the
+    prediction's paths and schemas, plus the training's `/trainings` paths and its
+    TrainingInput, TrainingOutput, TrainingRequest and TrainingResponse."""
+    merged = {**document, "paths": dict(document.get("paths") or {})}
+    for path, operations in (training.get("paths") or {}).items():
+        if path.startswith("/trainings"):
+            merged["paths"][path] = operations
+    schemas = dict(components(document))
+    for name, value in components(training).items():
+        schemas.setdefault(name, value)
+    merged["components"] = {**(document.get("components") or {}), "schemas": schemas}
+    return merged
+
+
+def is_trainable(schema: dict) -> bool:
+    return "TrainingInput" in components(schema) and "/trainings" in (schema.get("paths") or {})
+
+
+def training_view(schema: dict) -> dict:
+    """The document as train() is run and its input checked: TrainingInput and TrainingOutput
+    in the places of Input and Output (what Cog's server validates a training against)."""
+    schemas = dict(components(schema))
+    schemas["Input"] = schemas.get("TrainingInput", {"type": "object", "properties": {}})
+    schemas["Output"] = schemas.get("TrainingOutput", {})
+    paths = dict(schema.get("paths") or {})
+    paths["/predictions"] = {"post": {}}  # not a streaming prediction: its output is one object
+    return {**schema, "paths": paths, "components": {"schemas": schemas}}
 
 
 def is_streaming(schema: dict) -> bool:
@@ -173,6 +212,11 @@ def inputs(schema: dict) -> list[Input]:
         found.append(Input(name, _kind(resolved), name in required, order, resolved))
     found.sort(key=lambda spec: spec.order)
     return found
+
+
+def secret_names(schema: dict) -> set[str]:
+    """The names of inputs typed `cog.Secret`: never stored, logged or shown."""
+    return {spec.name for spec in inputs(schema) if spec.kind == "secret"}
 
 
 def resolve(prop: dict, schemas: dict, _seen: frozenset = frozenset()) -> dict:

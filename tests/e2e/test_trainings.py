@@ -1,0 +1,291 @@
+"""Trainings on a running platform: the official Python client's `trainings` methods,
+unchanged, a trainable Cog model whose trained version runs with its weights, and the
+ends that must leave no version behind (cancel, train() raising or returning no weights,
+the worker killed mid-training)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import time
+from textwrap import dedent
+
+import httpx
+import pytest
+import replicate
+from replicate.exceptions import ReplicateError
+
+from apps.billing.models import UsageRecord
+from apps.catalog.models import Model
+from apps.catalog.services import version_push
+from apps.predictions.models import Prediction
+
+PREDICT = """
+    from cog import BasePredictor, Input
+
+    class Predictor(BasePredictor):
+        def setup(self, weights=None):
+            self.style = open(weights).read() if weights else "plain"
+            print(f"loaded style {self.style!r}")
+
+        def predict(self, text: str = Input(default="x")) -> str:
+            return f"{self.style}:{text}"
+"""
+
+TRAIN = """
+    import tempfile
+    import time
+    from cog import BaseModel, Input, Path
+
+    class TrainingOutput(BaseModel):
+        weights: Path
+
+    def train(
+        style: str = Input(description="The style to learn"),
+        steps: int = Input(default=3, ge=1, le=1000),
+        delay: float = Input(default=0.0, ge=0, le=5),
+        fail: bool = Input(default=False),
+        no_weights: bool = Input(default=False),
+    ) -> TrainingOutput:
+        for step in range(steps):
+            print(f"step {step + 1}/{steps} loss {1 / (step + 1):.4f}", flush=True)
+            time.sleep(delay)
+        if fail:
+            raise RuntimeError("the loss diverged")
+        if no_weights:
+            return None
+        folder = Path(tempfile.mkdtemp())
+        (folder / "style.txt").write_text(style)
+        return TrainingOutput(weights=folder / "style.txt")
+"""
+
+
+def push_trainable(owner, name: str, root, visibility: str = "public"):
+    directory = root / name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "cog.yaml").write_text(
+        'predict: "predict.py:Predictor"\ntrain: "train.py:train"\n'
+    )
+    (directory / "predict.py").write_text(dedent(PREDICT))
+    (directory / "train.py").write_text(dedent(TRAIN))
+    model = Model.objects.create(owner=owner, name=name, visibility=visibility)
+    version, _ = version_push(model=model, source_dir=directory)
+    return version
+
+
+@pytest.fixture
+def trainable(transactional_db, cast, tmp_path):
+    base = push_trainable(cast.alice.user.account, "stylist", tmp_path)
+    Model.objects.create(owner=cast.bob.user.account, name="my-stylist", visibility="private")
+    return base
+
+
+def client(platform, person) -> replicate.Client:
+    return replicate.Client(api_token=person.token, base_url=platform.url)
+
+
+def wait_for(predicate, timeout: float, message: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := predicate()) is not None:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+def test_the_version_carries_cogs_training_schema(trainable):
+    schemas = trainable.openapi_schema["components"]["schemas"]
+    for name in ("Input", "Output", "TrainingInput", "TrainingOutput", "TrainingRequest"):
+        assert name in schemas
+    assert "/trainings" in trainable.openapi_schema["paths"]
+    assert list(schemas["TrainingInput"]["properties"])[:2] == ["style", "steps"]
+    assert trainable.is_trainable
+
+
+def test_train_with_the_client_then_run_the_trained_version(platform, trainable, cast):
+    api = client(platform, cast.bob)
+    training = api.trainings.create(
+        version=f"alice/stylist:{trainable.digest}",
+        input={"style": "pirate", "steps": 4},
+        destination="bob/my-stylist",
+    )
+    assert training.status == "starting" and training.destination == "bob/my-stylist"
+    deadline = time.monotonic() + 120
+    while training.status not in ("succeeded", "failed", "canceled"):
+        assert time.monotonic() < deadline, "the training did not finish:\n" + platform.logs()
+        time.sleep(0.3)
+        training.reload()
+    assert training.status == "succeeded", training.error
+    assert "step 4/4 loss 0.2500" in training.logs
+    new_ref = training.output["version"]
+    assert new_ref.startswith("bob/my-stylist:") and new_ref != f"bob/my-stylist:{trainable.digest}"
+    weights = httpx.get(training.output["weights"], timeout=10)
+    assert weights.status_code == 200 and weights.text == "pirate"
+
+    destination = Model.objects.get(owner__name="bob", name="my-stylist")
+    trained = destination.latest_version
+    assert trained.digest == new_ref.split(":")[1]
+    assert trained.trained_from == trainable and trained.weights.startswith(".weights/")
+    # setup() received the weights, as Cog gives them (COG_WEIGHTS).
+    assert api.run(new_ref, input={"text": "ahoy"}) == "pirate:ahoy"
+    assert api.run(f"alice/stylist:{trainable.digest}", input={"text": "ahoy"}) == "plain:ahoy"
+
+    assert api.trainings.get(training.id).output == training.output
+    assert training.id in [t.id for t in api.trainings.list().results]
+    # A training is not a prediction in the predictions list.
+    assert training.id not in [p.id for p in api.predictions.list().results]
+    record = UsageRecord.objects.get(object_id=training.id)
+    assert record.kind == "training" and record.amount > 0
+
+
+def test_cancel_a_running_training_leaves_no_version(platform, trainable, cast):
+    api = client(platform, cast.bob)
+    training = api.trainings.create(
+        version=f"alice/stylist:{trainable.digest}",
+        input={"style": "slow", "steps": 100, "delay": 0.5},
+        destination="bob/my-stylist",
+    )
+    wait_for(
+        lambda: Prediction.objects.filter(pk=training.id, status="processing").first(),
+        60,
+        "the training never started:\n" + platform.logs(),
+    )
+    training.cancel()
+    done = wait_for(
+        lambda: Prediction.objects.filter(pk=training.id, status="canceled").first(),
+        30,
+        "the training was not canceled",
+    )
+    assert done.output is None and done.trained_version is None
+    assert not Model.objects.get(owner__name="bob", name="my-stylist").versions.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "error"), [("fail", "the loss diverged"), ("no_weights", "without a weights file")]
+)
+def test_a_failed_train_leaves_no_version(platform, trainable, cast, flag, error):
+    api = client(platform, cast.bob)
+    training = api.trainings.create(
+        version=f"alice/stylist:{trainable.digest}",
+        input={"style": "x", flag: True},
+        destination="bob/my-stylist",
+    )
+    done = wait_for(
+        lambda: Prediction.objects.filter(pk=training.id, status="failed").first(),
+        120,
+        "the training did not fail:\n" + platform.logs(),
+    )
+    assert error in done.error
+    assert not Model.objects.get(owner__name="bob", name="my-stylist").versions.exists()
+
+
+def test_a_worker_killed_mid_training_fails_it_and_leaves_no_version(platform, trainable, cast):
+    api = client(platform, cast.bob)
+    training = api.trainings.create(
+        version=f"alice/stylist:{trainable.digest}",
+        input={"style": "doomed", "steps": 200, "delay": 0.5},
+        destination="bob/my-stylist",
+    )
+    running = wait_for(
+        lambda: Prediction.objects.filter(pk=training.id, status="processing").first(),
+        60,
+        "the training never started:\n" + platform.logs(),
+    )
+    os.kill(int(running.worker_id.split(":")[1]), signal.SIGKILL)
+    platform.start_worker("cpu")
+    failed = wait_for(
+        lambda: Prediction.objects.filter(pk=training.id, status="failed").first(),
+        60,
+        "the orphaned training was not ended",
+    )
+    assert "stopped unexpectedly" in failed.error
+    assert not Model.objects.get(owner__name="bob", name="my-stylist").versions.exists()
+
+
+def api_post(platform, person, path: str, body) -> httpx.Response:
+    return httpx.post(
+        f"{platform.url}/v1{path}",
+        headers={"Authorization": f"Bearer {person.token}"},
+        json=body,
+        timeout=10,
+    )
+
+
+def test_bad_trainings_get_clear_errors(platform, trainable, cast, tmp_path):
+    path = f"/models/alice/stylist/versions/{trainable.digest}/trainings"
+    good = {"style": "x"}
+    # Someone else's model, the base model of someone else, a model that does not exist.
+    for destination in ("alice/stylist", "nobody/nothing", "bob", 7):
+        response = api_post(platform, cast.bob, path, {"destination": destination, "input": good})
+        assert response.status_code == 404, response.text
+        assert response.json()["detail"] == "The specified training destination does not exist"
+    response = api_post(
+        platform, cast.bob, path, {"destination": "bob/my-stylist", "input": {"steps": "many"}}
+    )
+    assert response.status_code == 422
+    fields = {item["field"] for item in response.json()["invalid_fields"]}
+    assert "input.steps" in fields and "input" in fields  # and `style` is required
+    response = api_post(platform, cast.bob, path, {"input": good})
+    assert response.status_code == 422 and "destination is required" in response.text
+
+    plain_dir = tmp_path / "plain"
+    plain_dir.mkdir()
+    (plain_dir / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (plain_dir / "predict.py").write_text(dedent(PREDICT))
+    plain = Model.objects.create(owner=cast.alice.user.account, name="plain")
+    version, _ = version_push(model=plain, source_dir=plain_dir)
+    response = api_post(
+        platform,
+        cast.bob,
+        f"/models/alice/plain/versions/{version.digest}/trainings",
+        {"destination": "bob/my-stylist", "input": good},
+    )
+    assert response.status_code == 422 and "cannot be trained" in response.json()["detail"]
+    with pytest.raises(ReplicateError):
+        client(platform, cast.bob).trainings.get("doesnotexist")
+    assert not Prediction.objects.filter(kind="training").exists()
+
+
+def test_file_inputs_reach_train(platform, tmp_path, cast, transactional_db):
+    directory = tmp_path / "reader"
+    directory.mkdir()
+    (directory / "cog.yaml").write_text(
+        'predict: "predict.py:Predictor"\ntrain: "train.py:train"\n'
+    )
+    (directory / "predict.py").write_text(dedent(PREDICT))
+    (directory / "train.py").write_text(
+        dedent(
+            """
+            import tempfile
+            from cog import BaseModel, Input, Path
+
+            class TrainingOutput(BaseModel):
+                weights: Path
+
+            def train(text: Path = Input(description="Text to learn")) -> TrainingOutput:
+                content = open(text).read()
+                print(f"read {len(content)} characters")
+                out = Path(tempfile.mkdtemp()) / "w.txt"
+                out.write_text(content.upper())
+                return TrainingOutput(weights=out)
+            """
+        )
+    )
+    model = Model.objects.create(owner=cast.alice.user.account, name="reader")
+    version, _ = version_push(model=model, source_dir=directory)
+    api = client(platform, cast.alice)
+    data = "data:text/plain;base64," + base64.b64encode(b"sea shanty").decode()
+    training = api.trainings.create(
+        version=f"alice/reader:{version.digest}", input={"text": data}, destination="alice/reader"
+    )
+    done = wait_for(
+        lambda: Prediction.objects.filter(
+            pk=training.id, status__in=["succeeded", "failed"]
+        ).first(),
+        120,
+        "the training did not finish:\n" + platform.logs(),
+    )
+    assert done.status == "succeeded", done.error
+    assert "read 10 characters" in done.logs
+    assert api.run(done.output["version"], input={"text": "y"}) == "SEA SHANTY:y"
