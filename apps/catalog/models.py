@@ -172,6 +172,7 @@ class Version(models.Model):
     trained_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    training_id = models.CharField(max_length=26, blank=True)  # the training that made it
 
     class Meta:
         ordering = ["-created_at", "-pk"]

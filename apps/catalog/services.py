@@ -199,6 +199,7 @@ def trained_version_create(
         created_by=created_by,
         weights=files.weights,
         trained_from=base,
+        training_id=training_id,
     )
     version.artifact.name = files.artifact_name
     version.save()

@@ -31,6 +31,7 @@ VERSIONS_SHOWN = 100
 TABS = [
     ("playground", "Playground", "model"),
     ("api", "API", "model_api"),
+    ("train", "Train", "model_train"),  # trainable models only
     ("examples", "Examples", "model_examples"),
     ("readme", "README", "model_readme"),
     ("versions", "Versions", "model_versions"),
@@ -44,6 +45,8 @@ def _tabs(model: Model, can_manage: bool, query: str) -> list[tuple[str, str, st
     tabs = []
     for key, label, url_name in TABS:
         if key == "settings" and not can_manage:
+            continue
+        if key == "train" and not (model.latest_version and model.latest_version.is_trainable):
             continue
         url = reverse(url_name, args=[model.owner.name, model.name])
         tabs.append((key, label, url + query if key in ("playground", "api") else url))
@@ -93,7 +96,11 @@ def model_versions(request, owner: str, name: str):
 @require_GET
 def version_detail(request, owner: str, name: str, digest: str):
     model, can_manage = get_model_for_user(request.user, owner, name)
-    version = model.versions.select_related("created_by").filter(digest=digest).first()
+    version = (
+        model.versions.select_related("created_by", "trained_from__model__owner")
+        .filter(digest=digest)
+        .first()
+    )
     if version is None:
         raise Http404("No such version")
     context = {

@@ -26,6 +26,7 @@ SHELF_SIZE = 12
 SEARCH_LIMIT = 48
 PREDICTIONS_PER_PAGE = 50
 YOUR_MODELS_LIMIT = 24
+TRAININGS_SHOWN = 10
 RUNNING = (Prediction.Status.STARTING, Prediction.Status.PROCESSING)
 # What a dashboard row shows; inputs, outputs and logs can be large and stay in the database.
 PREDICTION_ROW_FIELDS = (
@@ -100,13 +101,13 @@ def dashboard(request):
     accounts = acting_accounts(request.user)
     account = _chosen_account(request, accounts)
     ran_models = (
-        Model.objects.filter(pk__in=Prediction.objects.filter(owner=account).values("model_id"))
+        Model.objects.filter(pk__in=_predictions(account).values("model_id"))
         .select_related("owner")
         .order_by("owner__name", "name")
     )
     form = PredictionFilterForm(request.GET, models=list(ran_models))
     predictions = form.filter(
-        Prediction.objects.filter(owner=account)
+        _predictions(account)
         .select_related("model__owner", "created_by")
         .only(*PREDICTION_ROW_FIELDS)
         .order_by("-created_at", "-pk")
@@ -125,10 +126,19 @@ def dashboard(request):
     your_models = list(owned[: YOUR_MODELS_LIMIT + 1])
     context["your_models"] = your_models[:YOUR_MODELS_LIMIT]
     context["more_models"] = len(your_models) > YOUR_MODELS_LIMIT
+    context["trainings"] = (
+        Prediction.objects.filter(owner=account, kind=Prediction.Kind.TRAINING)
+        .select_related("model__owner", "destination__owner")
+        .order_by("-created_at", "-pk")[:TRAININGS_SHOWN]
+    )
     if account.is_admin(request.user):  # money is for the account's owners only
         alerts = SpendAlert.objects.filter(account=account, month=month_of(timezone.now()))
         context["spend_alerts"] = [limits.alert_sentence(alert) for alert in alerts[:1]]
     return render(request, "explore/dashboard.html", context)
+
+
+def _predictions(account):
+    return Prediction.objects.filter(owner=account, kind=Prediction.Kind.PREDICTION)
 
 
 def _chosen_account(request, accounts):

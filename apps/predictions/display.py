@@ -141,7 +141,10 @@ class InputRow:
 
 def input_rows(prediction: Prediction) -> list[InputRow]:
     """The input as stored (secrets already masked), in the schema's order."""
-    specs = {spec.name: spec for spec in schema.inputs(prediction.version.openapi_schema)}
+    document = prediction.version.openapi_schema
+    if prediction.is_training:
+        document = prediction.version.training_schema
+    specs = {spec.name: spec for spec in schema.inputs(document)}
     order = {name: spec.order for name, spec in specs.items()}
     names = sorted(prediction.input or {}, key=lambda n: (order.get(n, schema.UNORDERED + 1), n))
     rows = []

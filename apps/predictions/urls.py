@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.predictions import model_tabs, views
+from apps.predictions import model_tabs, train_tab, views
 
 model = "<str:owner>/<str:name>"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path(model + "/api", model_tabs.model_api, name="model_api"),
     path(model + "/api/<str:language>", model_tabs.model_api, name="model_api_language"),
     path(model + "/examples", model_tabs.model_examples, name="model_examples"),
+    path(model + "/train", train_tab.model_train, name="model_train"),
 ]
