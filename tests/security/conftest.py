@@ -28,6 +28,7 @@ from apps.files.models import File
 from apps.files.services import file_create, file_download_path
 from apps.predictions.models import Prediction
 from apps.predictions.sse import stream_path
+from apps.runtime import schema
 from tests.catalog.factories import SCHEMA
 from tests.conftest import Cast
 
@@ -189,6 +190,28 @@ def world(cast, settings, tmp_path) -> World:
         by=acme,
         user=cast.alice.user,
     )
+    # acme/hush-trainer: private and trainable (train() takes SCHEMA's inputs); acme's
+    # training of it into acme/hush-model, waiting.
+    trainer = make_model(acme, "hush-trainer", "private", description="hush trainer")
+    trainable = {"TrainingInput": SCHEMA["components"]["schemas"]["Input"], "TrainingOutput": {}}
+    trainer_version = make_version(
+        trainer,
+        "f" * 64,
+        schema.with_training(
+            SCHEMA, {"paths": {"/trainings": {}}, "components": {"schemas": trainable}}
+        ),
+    )
+    trainer_version.config = {"train": "train.py:train"}
+    trainer_version.save()
+    training = Prediction.objects.create(
+        owner=acme,
+        model=trainer,
+        version=trainer_version,
+        input={"prompt": "hush training input"},
+        kind=Prediction.Kind.TRAINING,
+        destination=private,
+        created_by=cast.alice.user,
+    )
     collection = Collection.objects.create(slug="widgets", name="Widgets", description="Widgets")
     collection.models.add(private, public)
     # acme's draft invoice for this month (a money page: owners only).
@@ -215,6 +238,8 @@ def world(cast, settings, tmp_path) -> World:
             "shared_done": shared_done,
             "deployment": deployment,
             "invoice": invoice,
+            "trainer": trainer_version,
+            "training": training,
         },
     )
 

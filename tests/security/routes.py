@@ -307,6 +307,30 @@ API = {
     "v1:prediction_cancel": [
         POST(P("/v1/predictions/{w.prediction.id}/cancel"), E(200, 404, 404, 401)),
     ],
+    "v1:training_create": [
+        POST(
+            P("/v1/models/acme/hush-trainer/versions/{w.extra[trainer].digest}/trainings"),
+            E(201, 201, 404, 401),
+            "private, into acme's model",
+            data={"destination": "acme/hush-model", **API_INPUT},
+            json=True,
+        ),
+        POST(
+            P("/v1/models/acme/hush-trainer/versions/{w.extra[trainer].digest}/trainings"),
+            E(404, 404, 404, 401),
+            "into a model of someone else",
+            data={"destination": "charlie/none", **API_INPUT},
+            json=True,
+        ),
+    ],
+    "v1:training_list": [GET(P("/v1/trainings"), E(200, 200, 200, 401))],
+    "v1:training_get": [
+        GET(P("/v1/trainings/{w.extra[training].id}"), E(200, 404, 404, 401), "private"),
+        GET(P("/v1/trainings/{w.prediction.id}"), E(404, 404, 404, 401), "a prediction"),
+    ],
+    "v1:training_cancel": [
+        POST(P("/v1/trainings/{w.extra[training].id}/cancel"), E(200, 404, 404, 401)),
+    ],
     "v1:file_create_view": [POST(P("/v1/files"), E(201, 201, 201, 401), data=_upload)],
     "v1:file_list_view": [GET(P("/v1/files"), E(200, 200, 200, 401))],
     "v1:file_get_view": [GET(P("/v1/files/{w.file.id}"), E(200, 404, 404, 401))],
@@ -669,6 +693,15 @@ PAGES = {
     "model_examples": [
         GET(P("/{w.private.full_name}/examples"), E(200, 200, 404, 404), "private"),
         GET(P("/{w.public.full_name}/examples"), E(200, 200, 200, 200), "public"),
+    ],
+    "model_train": [
+        GET(P("/acme/hush-trainer/train"), E(200, 200, 404, 404), "private"),
+        POST(
+            P("/acme/hush-trainer/train"),
+            E(302, 302, 404, 404),
+            "private, into acme's model",
+            data={**RUN_INPUT, "training-destination": "acme/hush-model"},
+        ),
     ],
     "model_readme": [
         GET(P("/{w.private.full_name}/readme"), E(200, 200, 404, 404), "private"),
