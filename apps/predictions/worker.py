@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.catalog.models import Version
 from apps.core.links import stored_file_url
 from apps.core.redis import client
-from apps.predictions import events, limits, trainings
+from apps.predictions import events, limits, training_end
 from apps.predictions.lifecycle import (
     OUTAGE_PATIENCE,
     db_write,
@@ -254,7 +254,7 @@ def _run(prediction: Prediction) -> Prediction:
     status, error = result.status, result.error
     make_output = None
     if training:  # its output is the version it makes (or nothing)
-        conclusion = trainings.conclude(prediction, status, result.output, error)
+        conclusion = training_end.conclude(prediction, status, result.output, error)
         status, error, make_output = conclusion.status, conclusion.error, conclusion.make_output
         output = None
     elif progress.overflow is not None:  # past the limit: keep the items that came within it

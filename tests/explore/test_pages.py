@@ -336,12 +336,12 @@ def test_the_dashboard_pages_by_fifty(client_for, cast, catalog, django_assert_m
         )
     client = client_for(cast.alice)
     # session, user, accounts, models run (the filter), count, predictions, your models,
-    # the month's spend alerts
-    with django_assert_max_num_queries(8):
+    # recent trainings, the month's spend alerts
+    with django_assert_max_num_queries(9):
         first = client.get("/dashboard")
     assert len(first.context["page"]) == 50
     assert 'href="?page=2"' in first.content.decode()
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         second = client.get("/dashboard?page=2")
     assert len(second.context["page"]) == 10
     assert second.context["page"][9].created_at == now - timedelta(minutes=59)

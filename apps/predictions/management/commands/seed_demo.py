@@ -26,6 +26,7 @@ COLLECTIONS = {
     "speech-to-text": ("Speech to text", "Transcribe spoken audio."),
     "ocr": ("OCR", "Read the text in images."),
     "image-generation": ("Image generation", "Make pictures from noise, prompts or seeds."),
+    "trainable": ("Trainable models", "Bring your own data: train them into a model of yours."),
 }
 
 DEMO_MODELS = {
@@ -55,6 +56,11 @@ DEMO_MODELS = {
         "Terrain diffusion: generate a terrain heightmap from a seed.",
         ["image-generation"],
         False,
+    ),
+    "char-lm": (
+        "A small character-level language model you can train on your own text in a minute.",
+        ["language-models", "trainable"],
+        True,
     ),
 }
 
