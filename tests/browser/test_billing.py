@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.template.defaultfilters import floatformat
 
 from apps.billing.models import BillingProfile, UsageRecord
 from apps.predictions.models import Prediction
@@ -32,7 +33,8 @@ def test_a_runs_cost_shows_on_its_page_and_in_the_usage_chart(login, cast, scree
     page.goto(f"/p/{prediction.id}")
     record = UsageRecord.objects.get(kind="prediction", object_id=prediction.id)
     cost = page.locator("dt:has-text('Cost') + dd").inner_text()
-    assert f"${record.amount:.6f}" in cost and "CPU" in cost
+    # As the page rounds it (half up: $0.0000005 shows as $0.000001).
+    assert f"${floatformat(record.amount, 6)}" in cost and "CPU" in cost
     screens(page, "prediction-cost")
 
     page.click("nav[aria-label=Account] a:has-text('Usage')")
