@@ -219,10 +219,14 @@ class ModelPool:
         except SetupFailed as exc:
             if exc.logs:
                 on_event("log", exc.logs + "\n")
-            return RunOutcome(
-                Result("failed", error=f"Model setup failed: {exc}", logs=exc.logs),
-                setup_failed=True,
-            )
+            error = f"Model setup failed: {exc}"
+            if spec.train and "run or predict method not found" in str(exc):
+                error += (
+                    ". Cog's runtime loads a trainer class as it loads a predictor: give it a "
+                    "run() (or predict()) method too, as a Predictor with train() has, or make "
+                    "`train:` in cog.yaml name a function."
+                )
+            return RunOutcome(Result("failed", error=error, logs=exc.logs), setup_failed=True)
         except environments.EnvironmentBuildError as exc:
             return RunOutcome(Result("failed", error=str(exc)))
         except sandbox.SandboxUnavailable as exc:
