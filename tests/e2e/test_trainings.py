@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
+import threading
 import time
 from textwrap import dedent
 
 import httpx
 import pytest
 import replicate
+from django.conf import settings
 from replicate.exceptions import ReplicateError
 
 from apps.billing.models import UsageRecord
 from apps.catalog.models import Model
 from apps.catalog.services import version_push
 from apps.predictions.models import Prediction
+from tests.predictions.test_webhooks import Receiver, valid_for
 
 PREDICT = """
     from cog import BasePredictor, Input
@@ -289,3 +293,123 @@ def test_file_inputs_reach_train(platform, tmp_path, cast, transactional_db):
     assert done.status == "succeeded", done.error
     assert "read 10 characters" in done.logs
     assert api.run(done.output["version"], input={"text": "y"}) == "SEA SHANTY:y"
+
+
+def test_the_demo_char_lm_learns_the_style_of_a_text(platform, cast, transactional_db):
+    base = Model.objects.create(owner=cast.alice.user.account, name="char-lm", visibility="public")
+    version, _ = version_push(model=base, source_dir=settings.BASE_DIR / "models" / "char-lm")
+    Model.objects.create(owner=cast.bob.user.account, name="cats", visibility="private")
+    text = "the cat sat on the mat. " * 200
+    api = client(platform, cast.bob)
+    training = api.trainings.create(
+        version=f"alice/char-lm:{version.digest}",
+        input={
+            "text": "data:text/plain;base64," + base64.b64encode(text.encode()).decode(),
+            "steps": 300,
+        },
+        destination="bob/cats",
+    )
+    done = wait_for(
+        lambda: (
+            Prediction.objects.filter(pk=training.id)
+            .exclude(status__in=["starting", "processing"])
+            .first()
+        ),
+        400,
+        "the demo did not finish training:\n" + platform.logs(),
+    )
+    assert done.status == "succeeded", done.error + "\n" + done.logs
+    losses = [float(loss) for loss in re.findall(r"loss (\d+\.\d+)", done.logs)]
+    assert len(losses) >= 5 and losses[-1] < losses[0] / 2, losses
+
+    ask = {"prompt": "the ", "length": 300, "seed": 7, "temperature": 0.5}
+    before = api.run(f"alice/char-lm:{version.digest}", input=ask)
+    after = api.run(done.output["version"], input=ask)
+    alphabet = set(text)
+
+    def share(output: str) -> float:
+        return sum(character in alphabet for character in output) / max(1, len(output))
+
+    # The trained version writes in the training text's style; the base does not.
+    assert after != before
+    assert share(after) > 0.95 and share(after) > share(before)
+    assert after.count("cat") + after.count("mat") > before.count("cat") + before.count("mat")
+
+
+def test_a_trainings_webhooks_carry_the_training_signed(platform, trainable, cast):
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        training = client(platform, cast.bob).trainings.create(
+            version=f"alice/stylist:{trainable.digest}",
+            input={"style": "hooked"},
+            destination="bob/my-stylist",
+            webhook=receiver.url(),
+            webhook_events_filter=["start", "completed"],
+        )
+        received = receiver.wait_for(2, timeout=120)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    bodies = [request.json for request in received]
+    assert [body["status"] for body in bodies] == ["processing", "succeeded"], bodies
+    final = bodies[-1]
+    assert final["id"] == training.id and final["destination"] == "bob/my-stylist"
+    assert final["output"]["version"].startswith("bob/my-stylist:")
+    assert final["urls"]["get"].endswith(f"/v1/trainings/{training.id}")
+    key = httpx.get(
+        f"{platform.url}/v1/webhooks/default/secret",
+        headers={"Authorization": f"Bearer {cast.bob.token}"},
+        timeout=10,
+    ).json()["key"]
+    assert all(valid_for(request, key) for request in received)
+
+
+def test_a_predictor_class_with_train_trains_too(platform, cast, tmp_path, transactional_db):
+    """Cog's other spelling: one class with setup(), predict() and train()."""
+    directory = tmp_path / "classy"
+    directory.mkdir()
+    (directory / "cog.yaml").write_text(
+        'predict: "predict.py:Predictor"\ntrain: "predict.py:Predictor"\n'
+    )
+    (directory / "predict.py").write_text(
+        dedent(
+            """
+            import tempfile
+            from cog import BaseModel, BasePredictor, Input, Path
+
+            class TrainingOutput(BaseModel):
+                weights: Path
+
+            class Predictor(BasePredictor):
+                def setup(self, weights=None) -> None:
+                    self.prefix = open(weights).read() if weights else "base"
+
+                def predict(self, text: str = Input(default="x")) -> str:
+                    return f"{self.prefix}:{text}"
+
+                def train(self, word: str = Input(description="A word")) -> TrainingOutput:
+                    out = Path(tempfile.mkdtemp()) / "w.txt"
+                    out.write_text(f"{self.prefix} {word}")
+                    return TrainingOutput(weights=out)
+            """
+        )
+    )
+    model = Model.objects.create(owner=cast.alice.user.account, name="classy")
+    version, _ = version_push(model=model, source_dir=directory)
+    training_input = version.openapi_schema["components"]["schemas"]["TrainingInput"]
+    assert list(training_input["properties"]) == ["word"]
+    api = client(platform, cast.alice)
+    training = api.trainings.create(
+        version=f"alice/classy:{version.digest}", input={"word": "hi"}, destination="alice/classy"
+    )
+    done = wait_for(
+        lambda: Prediction.objects.filter(
+            pk=training.id, status__in=["succeeded", "failed"]
+        ).first(),
+        120,
+        "the training did not finish:\n" + platform.logs(),
+    )
+    assert done.status == "succeeded", done.error
+    assert api.run(done.output["version"], input={"text": "y"}) == "base hi:y"
