@@ -123,6 +123,9 @@ def prediction_detail(request, prediction_id: str):
             else ""
         ),
     }
+    if prediction.is_training and context["tweak_url"]:  # train the same version again
+        train = reverse("model_train", args=[model.owner.name, model.name])
+        context["tweak_url"] = f"{train}?version={prediction.version.digest}"
     response = render(request, PAGE, context)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -1,4 +1,4 @@
-"""A small character-level language model: a one-layer GRU that predicts the next character.
+"""A small character-level language model: a one-layer LSTM that predicts the next character.
 
 Shared by predict.py (loading a checkpoint and sampling), train.py (fine-tuning on a user's
 text) and make_base.py (building the bundled base checkpoint). A checkpoint is one file written
@@ -27,24 +27,30 @@ MAX_VOCABULARY = 1024
 
 EMBEDDING_SIZE = 64
 HIDDEN_SIZE = 128
-BATCH_SIZE = 32
-SEQUENCE_LENGTH = 64
+BATCH_SIZE = 64
+SEQUENCE_LENGTH = 100
 
 CHECKPOINT_FORMAT = "char-lm/1"
 
+Hidden = tuple[torch.Tensor, torch.Tensor]  # the LSTM's (h, c) state
+
 
 class CharRNN(nn.Module):
-    """Embedding -> one GRU layer -> a linear layer giving logits over the vocabulary."""
+    """Embedding -> one LSTM layer -> a linear layer giving logits over the vocabulary.
+
+    (An LSTM rather than a GRU: on CPU, torch's LSTM kernel trains about twice as fast.)
+    """
 
     def __init__(self, vocabulary_size: int, embedding_size: int, hidden_size: int) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocabulary_size, embedding_size)
-        self.rnn = nn.GRU(embedding_size, hidden_size, batch_first=True)
+        self.rnn = nn.LSTM(embedding_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, vocabulary_size)
 
     def forward(
-        self, tokens: torch.Tensor, hidden: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, tokens: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
+        """Logits for each position of ``tokens`` (batch, time) and the LSTM's final state."""
         output, hidden = self.rnn(self.embedding(tokens), hidden)
         return self.head(output), hidden
 
@@ -189,7 +195,9 @@ def fit(
         starts = torch.randint(0, len(data) - window, (BATCH_SIZE, 1), generator=generator)
         batch = data[starts + offsets]
         logits, _ = network(batch[:, :-1])
-        loss = functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        loss = functional.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1)
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(network.parameters(), 1.0)

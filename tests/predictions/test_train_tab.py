@@ -88,6 +88,7 @@ def test_train_into_a_new_model_goes_to_the_training_page(client, cast, base):
     assert "Trains into" in page and "bob/my-lm" in page
     assert "The new version appears here when train() finishes." in page
     assert "Steps" in page  # the input, titled from TrainingInput
+    assert f'href="/alice/char-lm/train?version={base.digest}">Tweak it' in page
 
     dashboard = client.get("/dashboard").content.decode()
     assert "Recent trainings" in dashboard and training.id in dashboard
