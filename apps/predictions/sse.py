@@ -61,7 +61,7 @@ async def log_expired(prediction: Prediction) -> bool:
 
 
 def _sse(event_id: str, kind: str, data) -> str:
-    if kind == "output":
+    if kind in ("output", "logs"):
         text = data if isinstance(data, str) else json.dumps(data)
     else:
         text = json.dumps(data)
@@ -82,6 +82,10 @@ def _rest_from_database(prediction: Prediction, after: str):
 
 
 async def _events(prediction: Prediction, after: str):
+    # Replicate's events, nothing else; a training (which has no output events) streams its
+    # logs as `logs` events, a type the clients know (some of them fail on it, so never for
+    # a prediction).
+    sent = {"output", "error", "done"} | ({"logs"} if prediction.is_training else set())
     if await log_expired(prediction):
         for event in _rest_from_database(prediction, after):
             yield _sse(*event)
@@ -103,7 +107,7 @@ async def _events(prediction: Prediction, after: str):
                 continue
             for event_id, kind, data in batch:
                 after = event_id
-                if kind in ("output", "error", "done"):  # Replicate's events, nothing else
+                if kind in sent:
                     yield _sse(event_id, kind, data)
                 if kind == "done":
                     return

@@ -23,6 +23,7 @@ from apps.billing.models import UsageRecord
 from apps.catalog.models import Model
 from apps.catalog.services import version_push
 from apps.predictions.models import Prediction
+from tests.e2e.test_streaming import read_events
 from tests.predictions.test_webhooks import Receiver, valid_for
 
 PREDICT = """
@@ -414,3 +415,15 @@ def test_a_predictor_class_with_train_trains_too(platform, cast, tmp_path, trans
     )
     assert done.status == "succeeded", done.error
     assert api.run(done.output["version"], input={"text": "y"}) == "base hi:y"
+
+
+def test_a_trainings_logs_stream_over_its_stream_url(platform, trainable, cast):
+    training = client(platform, cast.bob).trainings.create(
+        version=f"alice/stylist:{trainable.digest}",
+        input={"style": "streamed", "steps": 5, "delay": 0.1},
+        destination="bob/my-stylist",
+    )
+    events = read_events(training.urls["stream"])  # a training streams its logs
+    logs = "".join(data for kind, _id, data in events if kind == "logs")
+    assert "step 5/5 loss 0.2000" in logs
+    assert events[-1][0] == "done" and not any(kind == "output" for kind, _, _ in events)
