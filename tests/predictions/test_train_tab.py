@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from apps.billing.models import BillingProfile
 from apps.catalog.models import Model
 from apps.predictions.models import Prediction
 from apps.runtime import schema
+from tests.billing.factories import spend
 from tests.catalog.factories import add_version, cog_schema, make_model
 
 TRAINING = cog_schema(
@@ -131,3 +135,22 @@ def test_a_trained_version_page_links_to_its_base_and_training(client, cast, bas
     page = client.get(f"/bob/mine/versions/{'b' * 64}").content.decode()
     assert f"/alice/char-lm/versions/{'a' * 64}" in page
     assert f"/p/{'t' * 26}" in page and ".weights/w.pt" in page
+
+
+def test_past_the_spend_limit_the_form_says_so_and_nothing_is_made(client, cast, base):
+    bob = cast.bob.user.account
+    BillingProfile.objects.update_or_create(account=bob, defaults={"spend_limit": Decimal(2)})
+    spend(bob, "3")
+    client.force_login(cast.bob.user)
+    response = client.post(
+        "/alice/char-lm/train",
+        {
+            "text__url": "https://example.com/text.txt",
+            "training-destination": "__new__",
+            "training-new_name": "never",
+        },
+    )
+    assert response.status_code == 402
+    assert "has reached its monthly spend limit of $2.00" in response.content.decode()
+    assert not Prediction.objects.exists()
+    assert not Model.objects.filter(name="never").exists()  # the new model is rolled back too
