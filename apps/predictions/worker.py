@@ -155,7 +155,7 @@ class _Progress:
             return True
         self.overflow = size
         # Not on this thread: it reads the model's events, which the cancel may wait for.
-        threading.Thread(target=get_pool().cancel, args=(self.prediction.id,), daemon=True).start()
+        threading.Thread(target=_cancel, args=(self.prediction.id,), daemon=True).start()
         return False
 
     def _save(self) -> None:
@@ -193,6 +193,18 @@ class _Progress:
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = None
+
+
+def _cancel(prediction_id: str, attempts: int = 20, pause: float = 0.25) -> None:
+    """Cancel the model's run of a prediction this worker is running. Cog may not take it at
+    once (a request that timed out on a loaded machine): try again for a few seconds, as long
+    as the run goes on."""
+    pool = get_pool()
+    for _ in range(attempts):
+        if pool.cancel(prediction_id) or prediction_id not in pool.running:
+            return
+        time.sleep(pause)
+    logger.warning("could not cancel the model's run of %s", prediction_id)
 
 
 def _claim(prediction_id: str) -> Prediction | None:
