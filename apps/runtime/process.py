@@ -35,6 +35,8 @@ from apps.runtime.cogclient import TERMINAL, EventHandler, Result
 from apps.runtime.environments import Environment
 from apps.runtime.sandbox import RELAY, SOURCE, Sandbox, die_with_parent
 
+STREAM_HISTORY = 16384
+
 
 class SetupFailed(RuntimeError):
     def __init__(self, message: str, logs: str = "") -> None:
@@ -131,6 +133,9 @@ class CogProcess:
             "COG_TRAIN_TYPE_STUB" if self.train else "COG_PREDICT_TYPE_STUB": self.predictor_ref,
             "COG_MAX_CONCURRENCY": str(self.concurrency),
             "COG_SETUP_TIMEOUT": str(int(setup_timeout)),
+            # Events a slow reader may fall behind by before Cog ends its stream (1024 by
+            # default: a model printing thousands of lines on a loaded machine lost its stream).
+            "COG_STREAM_HISTORY_CAPACITY": str(STREAM_HISTORY),
             "PYTHONNOUSERSITE": "1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -416,6 +421,8 @@ class CogProcess:
         if completed is None:
             if watchdog.killed:
                 return Result("failed", error=watchdog.reason)
+            if self.is_alive():  # the stream broke off, the run may go on: stop it
+                self.cancel(prediction_id)
             return self._crashed("the model process stopped during the prediction")
         status = completed.get("status", "failed")
         error = completed.get("error")
